@@ -1,0 +1,31 @@
+"""The embedded default models: folders under assets/ with a model_index.json or config.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+
+
+def embedded_models() -> dict[str, dict[str, str]]:
+    """name -> {"kind": pipeline class or component class, "path": folder}."""
+    found = {}
+    if not ASSETS.is_dir():
+        return found
+    for folder in sorted(ASSETS.iterdir()):
+        for index in ("model_index.json", "config.json"):
+            path = folder / index
+            if path.is_file():
+                kind = json.loads(path.read_text()).get("_class_name", "?")
+                found[folder.name] = {"kind": kind, "path": str(folder)}
+                break
+    return found
+
+
+def asset_path(name: str) -> Path:
+    """Folder of the embedded model `name`, with a clear error listing the valid names."""
+    models = embedded_models()
+    if name not in models:
+        raise ValueError(f"unknown embedded model {name!r}; available: {sorted(models) or 'none'}")
+    return Path(models[name]["path"])

@@ -1,0 +1,1 @@
+"""Subcommands of the `omniar` command line, one module each."""

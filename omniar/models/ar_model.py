@@ -1,0 +1,193 @@
+"""The token-level adapter around the shared transformer.
+
+`AutoregressiveModel` embeds discrete tokens (K codebooks summed, for audio) or continuous
+features (next-scale inputs), prepends the condition prefix, runs the `Transformer`, and maps
+hidden states to logits with one head per codebook. Orders decide which tokens are fed, with
+which positions and ranks, and which outputs predict which targets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from diffusers import ConfigMixin, ModelMixin
+from diffusers.configuration_utils import register_to_config
+from torch import nn
+
+from omniar.models.conditioning import ClassConditioner, Prefix, TextConditioner, UnconditionalPrefix
+from omniar.models.kv_cache import StaticKVCache
+from omniar.models.transformer import Transformer
+
+CONDITIONS = ("class", "text", "none")
+
+
+@dataclass
+class ARModelOutput:
+    """Logits (B, T, V) or (B, T, K, V) for every fed slot (prefix included when fed)."""
+
+    logits: torch.Tensor
+    hidden: torch.Tensor
+    adaln_cond: torch.Tensor | None
+    prefix_length: int
+
+
+class AutoregressiveModel(ModelMixin, ConfigMixin):
+    """Token embeddings + condition prefix + `Transformer` + output heads."""
+
+    @register_to_config
+    def __init__(
+        self,
+        vocab_size: int,
+        num_codebooks: int = 1,
+        hidden_size: int = 256,
+        num_layers: int = 4,
+        num_heads: int = 4,
+        num_kv_heads: int | None = None,
+        intermediate_size: int | None = None,
+        rope_axes: int = 1,
+        rope_theta: float = 10000.0,
+        qk_norm: bool = False,
+        adaln: bool = False,
+        dropout: float = 0.0,
+        condition: str = "class",
+        class_sizes: tuple[int, ...] | list[int] = (1,),
+        text_dim: int | None = None,
+        input_dim: int | None = None,
+    ):
+        super().__init__()
+        if condition not in CONDITIONS:
+            raise ValueError(f"condition must be one of {CONDITIONS}, got {condition!r}")
+        if vocab_size < 2 or num_codebooks < 1:
+            raise ValueError(f"need vocab_size >= 2 and num_codebooks >= 1, got {vocab_size}, {num_codebooks}")
+        self.token_embed = nn.Embedding(num_codebooks * vocab_size, hidden_size)
+        nn.init.normal_(self.token_embed.weight, std=0.02)
+        self.feature_proj = nn.Linear(input_dim, hidden_size) if input_dim else None
+        if condition == "class":
+            self.conditioner = ClassConditioner(list(class_sizes), hidden_size)
+        elif condition == "text":
+            if not text_dim:
+                raise ValueError("condition='text' needs text_dim (the text encoder's hidden size)")
+            self.conditioner = TextConditioner(text_dim, hidden_size)
+        else:
+            self.conditioner = UnconditionalPrefix(hidden_size)
+        self.backbone = Transformer(
+            hidden_size=hidden_size, num_layers=num_layers, num_heads=num_heads,
+            num_kv_heads=num_kv_heads, intermediate_size=intermediate_size, rope_axes=rope_axes,
+            rope_theta=rope_theta, qk_norm=qk_norm, adaln_dim=hidden_size if adaln else None,
+            dropout=dropout,
+        )
+        self.head = nn.Linear(hidden_size, num_codebooks * vocab_size, bias=False)
+        nn.init.normal_(self.head.weight, std=0.02)
+        self.register_buffer(
+            "codebook_offsets", torch.arange(num_codebooks) * vocab_size, persistent=False
+        )
+
+    def embed_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(B, T) or (B, T, K) token ids to (B, T, D); codebook embeddings are summed."""
+        k = self.config.num_codebooks
+        if k > 1 and (tokens.ndim != 3 or tokens.shape[-1] != k):
+            raise ValueError(f"tokens must have shape (batch, steps, {k}), got {tuple(tokens.shape)}")
+        if k == 1 and tokens.ndim != 2:
+            raise ValueError(f"tokens must have shape (batch, steps), got {tuple(tokens.shape)}")
+        if tokens.numel() and (tokens.min() < 0 or tokens.max() >= self.config.vocab_size):
+            raise ValueError(
+                f"token ids must be in [0, {self.config.vocab_size}), got range "
+                f"[{int(tokens.min())}, {int(tokens.max())}]"
+            )
+        if k == 1:
+            return self.token_embed(tokens)
+        return self.token_embed(tokens + self.codebook_offsets).sum(2)
+
+    def logits_from_hidden(self, hidden: torch.Tensor) -> torch.Tensor:
+        """(B, T, D) hidden states to (B, T, V) or (B, T, K, V) logits."""
+        logits = self.head(hidden)
+        if self.config.num_codebooks == 1:
+            return logits
+        return logits.unflatten(-1, (self.config.num_codebooks, self.config.vocab_size))
+
+    def prefix(
+        self,
+        batch_size: int,
+        class_labels: torch.Tensor | None = None,
+        text_states: torch.Tensor | None = None,
+        text_mask: torch.Tensor | None = None,
+        drop_condition: torch.Tensor | None = None,
+    ) -> Prefix:
+        """The condition prefix; `drop_condition` (B,) bool selects the learned null condition."""
+        condition = self.config.condition
+        if condition == "class":
+            if class_labels is None:
+                raise ValueError("this model is class-conditional: pass class_labels")
+            return self.conditioner(class_labels.to(self.device), drop_condition)
+        if condition == "text":
+            if text_states is None:
+                raise ValueError("this model is text-conditional: pass text_states (and text_mask)")
+            mask = None if text_mask is None else text_mask.to(self.device)
+            return self.conditioner(text_states.to(self.device, self.dtype), mask, drop_condition)
+        return self.conditioner(batch_size)
+
+    def new_cache(self, batch_size: int, max_length: int) -> StaticKVCache:
+        return self.backbone.new_cache(batch_size, max_length)
+
+    def forward(
+        self,
+        tokens: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        ranks: torch.Tensor | None = None,
+        valid: torch.Tensor | None = None,
+        features: torch.Tensor | None = None,
+        with_prefix: bool = False,
+        class_labels: torch.Tensor | None = None,
+        text_states: torch.Tensor | None = None,
+        text_mask: torch.Tensor | None = None,
+        drop_condition: torch.Tensor | None = None,
+        batch_size: int | None = None,
+        cache: StaticKVCache | None = None,
+        adaln_cond: torch.Tensor | None = None,
+    ) -> ARModelOutput:
+        """Feed `tokens` (or continuous `features`) at `position_ids` with `ranks`.
+
+        With `with_prefix=True` the condition prefix is fed first (rank 0, identity rotation).
+        AdaLN models take the pooled condition from the prefix, or `adaln_cond` on later cached
+        steps (returned by the first call).
+        """
+        if tokens is not None:
+            embeds = self.embed_tokens(tokens)
+        elif features is not None:
+            if self.feature_proj is None:
+                raise ValueError("this model was not configured with input_dim, so it takes tokens, not features")
+            embeds = self.feature_proj(features)
+        else:
+            batch = batch_size or (class_labels.shape[0] if class_labels is not None else
+                                   text_states.shape[0] if text_states is not None else 1)
+            embeds = torch.zeros(batch, 0, self.config.hidden_size, device=self.device, dtype=self.dtype)
+        batch, length = embeds.shape[:2]
+        axes = self.config.rope_axes
+        if position_ids is None:
+            if length:
+                raise ValueError("position_ids are required when tokens or features are fed")
+            position_ids = embeds.new_zeros(batch, 0, axes)
+        if ranks is None:
+            if length:
+                raise ValueError("ranks are required when tokens or features are fed (see omniar.orders)")
+            ranks = torch.zeros(batch, 0, dtype=torch.long, device=embeds.device)
+        if valid is None:
+            valid = torch.ones(batch, length, dtype=torch.bool, device=embeds.device)
+        prefix_length = 0
+        if with_prefix:
+            prefix = self.prefix(batch, class_labels, text_states, text_mask, drop_condition)
+            prefix_length = prefix.embeds.shape[1]
+            embeds = torch.cat([prefix.embeds.to(embeds.dtype), embeds], dim=1)
+            position_ids = torch.cat([position_ids.new_zeros(batch, prefix_length, axes), position_ids], 1)
+            ranks = torch.cat([ranks.new_zeros(batch, prefix_length), ranks], dim=1)
+            valid = torch.cat([prefix.valid, valid], dim=1)
+            if self.config.adaln:
+                adaln_cond = prefix.pooled
+        if self.config.adaln and adaln_cond is None:
+            raise ValueError("AdaLN models need the condition: feed the prefix or pass adaln_cond")
+        hidden = self.backbone(
+            embeds, position_ids.to(embeds.dtype), ranks=ranks, valid=valid, cache=cache,
+            adaln_cond=adaln_cond if self.config.adaln else None,
+        )
+        return ARModelOutput(self.logits_from_hidden(hidden), hidden, adaln_cond, prefix_length)

@@ -1,0 +1,209 @@
+"""The one decoder-only transformer every order and modality runs on.
+
+Llama-style: pre-norm RMSNorm, SwiGLU feed-forward (timm's), no biases, axial rotary positions,
+optional QK-norm, grouped-query attention and AdaLN conditioning. It maps input embeddings to
+hidden states and knows nothing about tokens, orders or modalities: those live in the adapters
+(`omniar.models.ar_model`) and the orders (`omniar.orders`).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from diffusers import ConfigMixin, ModelMixin
+from diffusers.configuration_utils import register_to_config
+from timm.layers import SwiGLU
+from torch import nn
+
+from omniar.models.attention_mask import causal_ranks, rank_visibility_mask
+from omniar.models.kv_cache import StaticKVCache
+from omniar.models.rope import AxialRotaryEmbedding, apply_rotary
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention with GQA, optional QK-norm and a static cache."""
+
+    def __init__(self, hidden_size: int, num_heads: int, num_kv_heads: int, qk_norm: bool, eps: float):
+        super().__init__()
+        self.num_heads = num_heads
+        self.num_kv_heads = num_kv_heads
+        self.head_dim = hidden_size // num_heads
+        self.q_proj = nn.Linear(hidden_size, num_heads * self.head_dim, bias=False)
+        self.kv_proj = nn.Linear(hidden_size, 2 * num_kv_heads * self.head_dim, bias=False)
+        self.o_proj = nn.Linear(num_heads * self.head_dim, hidden_size, bias=False)
+        self.q_norm = nn.RMSNorm(self.head_dim, eps=eps) if qk_norm else nn.Identity()
+        self.k_norm = nn.RMSNorm(self.head_dim, eps=eps) if qk_norm else nn.Identity()
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        rotary: tuple[torch.Tensor, torch.Tensor],
+        mask: torch.Tensor,
+        cache: StaticKVCache | None,
+        layer: int,
+        slots: torch.Tensor | None,
+    ) -> torch.Tensor:
+        batch, length, _ = x.shape
+        q = self.q_proj(x).view(batch, length, self.num_heads, self.head_dim).transpose(1, 2)
+        k, v = self.kv_proj(x).view(batch, length, 2, self.num_kv_heads, self.head_dim).unbind(2)
+        k, v = k.transpose(1, 2), v.transpose(1, 2)
+        q, k = self.q_norm(q), self.k_norm(k)
+        q, k = apply_rotary(q, *rotary), apply_rotary(k, *rotary)
+        if cache is not None:
+            k, v = cache.write_layer(layer, slots, k, v)
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, enable_gqa=self.num_kv_heads != self.num_heads
+        )
+        return self.o_proj(out.transpose(1, 2).reshape(batch, length, -1))
+
+
+class Block(nn.Module):
+    """Pre-norm attention + SwiGLU, optionally modulated by AdaLN (shift, scale, gate)."""
+
+    def __init__(self, hidden_size: int, num_heads: int, num_kv_heads: int, intermediate_size: int,
+                 qk_norm: bool, adaln_dim: int | None, eps: float, dropout: float):
+        super().__init__()
+        self.attn_norm = nn.RMSNorm(hidden_size, eps=eps, elementwise_affine=adaln_dim is None)
+        self.attn = Attention(hidden_size, num_heads, num_kv_heads, qk_norm, eps)
+        self.mlp_norm = nn.RMSNorm(hidden_size, eps=eps, elementwise_affine=adaln_dim is None)
+        self.mlp = SwiGLU(hidden_size, intermediate_size, bias=False)
+        self.dropout = nn.Dropout(dropout)
+        self.adaln = None
+        if adaln_dim is not None:
+            self.adaln = nn.Sequential(nn.SiLU(), nn.Linear(adaln_dim, 6 * hidden_size))
+
+    def reset_adaln(self) -> None:
+        """Zero the modulation so every block starts as the identity (as in DiT and VAR)."""
+        if self.adaln is not None:
+            nn.init.zeros_(self.adaln[1].weight)
+            nn.init.zeros_(self.adaln[1].bias)
+
+    def forward(self, x, rotary, mask, cache, layer, slots, adaln_cond):
+        if self.adaln is None:
+            x = x + self.dropout(self.attn(self.attn_norm(x), rotary, mask, cache, layer, slots))
+            return x + self.dropout(self.mlp(self.mlp_norm(x)))
+        shift1, scale1, gate1, shift2, scale2, gate2 = self.adaln(adaln_cond)[:, None].chunk(6, dim=-1)
+        h = self.attn_norm(x) * (1 + scale1) + shift1
+        x = x + gate1 * self.dropout(self.attn(h, rotary, mask, cache, layer, slots))
+        h = self.mlp_norm(x) * (1 + scale2) + shift2
+        return x + gate2 * self.dropout(self.mlp(h))
+
+
+class Transformer(ModelMixin, ConfigMixin):
+    """Decoder-only transformer over input embeddings.
+
+    Args of `forward`: `inputs_embeds` (B, T, hidden), `position_ids` (B, T, rope_axes) float
+    coordinates (all zero = identity rotation, used for condition tokens), and either an explicit
+    boolean `attention_mask` (B, 1, T, T_keys) or token `ranks` (B, T) plus `valid` (B, T) from
+    which the order's mask is derived (see `omniar.models.attention_mask`). With a `cache`, the
+    new tokens are appended to it and attend to everything visible there.
+    """
+
+    @register_to_config
+    def __init__(
+        self,
+        hidden_size: int = 256,
+        num_layers: int = 4,
+        num_heads: int = 4,
+        num_kv_heads: int | None = None,
+        intermediate_size: int | None = None,
+        rope_axes: int = 1,
+        rope_theta: float = 10000.0,
+        qk_norm: bool = False,
+        adaln_dim: int | None = None,
+        norm_eps: float = 1e-6,
+        dropout: float = 0.0,
+    ):
+        super().__init__()
+        num_kv_heads = num_kv_heads or num_heads
+        if hidden_size % num_heads or num_heads % num_kv_heads:
+            raise ValueError(
+                f"hidden_size={hidden_size} must be divisible by num_heads={num_heads}, and "
+                f"num_heads by num_kv_heads={num_kv_heads}"
+            )
+        intermediate_size = intermediate_size or 32 * round(8 * hidden_size / 3 / 32)
+        self.head_dim = hidden_size // num_heads
+        self.num_kv_heads = num_kv_heads
+        self.rotary = AxialRotaryEmbedding(self.head_dim, rope_axes, rope_theta)
+        self.blocks = nn.ModuleList(
+            Block(hidden_size, num_heads, num_kv_heads, intermediate_size, qk_norm, adaln_dim,
+                  norm_eps, dropout)
+            for _ in range(num_layers)
+        )
+        self.norm = nn.RMSNorm(hidden_size, eps=norm_eps)
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.normal_(module.weight, std=0.02)
+        for block in self.blocks:
+            block.reset_adaln()
+
+    def new_cache(self, batch_size: int, max_length: int, device=None, dtype=None) -> StaticKVCache:
+        """A cache sized for `batch_size` sequences of up to `max_length` tokens."""
+        param = next(self.parameters())
+        return StaticKVCache(
+            len(self.blocks), batch_size, self.num_kv_heads, self.head_dim, max_length,
+            device=device or param.device, dtype=dtype or param.dtype,
+        )
+
+    def _check(self, inputs_embeds, position_ids, ranks, valid, adaln_cond):
+        if inputs_embeds.ndim != 3 or inputs_embeds.shape[-1] != self.config.hidden_size:
+            raise ValueError(
+                f"inputs_embeds must have shape (batch, tokens, {self.config.hidden_size}), "
+                f"got {tuple(inputs_embeds.shape)}"
+            )
+        batch, length = inputs_embeds.shape[:2]
+        expected = (batch, length, self.config.rope_axes)
+        if tuple(position_ids.shape) != expected:
+            raise ValueError(f"position_ids must have shape {expected}, got {tuple(position_ids.shape)}")
+        for name, tensor in (("ranks", ranks), ("valid", valid)):
+            if tensor is not None and tuple(tensor.shape) != (batch, length):
+                raise ValueError(f"{name} must have shape {(batch, length)}, got {tuple(tensor.shape)}")
+        if (self.config.adaln_dim is None) != (adaln_cond is None):
+            raise ValueError(
+                "adaln_cond must be given exactly when the model is configured with adaln_dim "
+                f"(adaln_dim={self.config.adaln_dim})"
+            )
+
+    def forward(
+        self,
+        inputs_embeds: torch.Tensor,
+        position_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        ranks: torch.Tensor | None = None,
+        valid: torch.Tensor | None = None,
+        cache: StaticKVCache | None = None,
+        adaln_cond: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Hidden states (B, T, hidden) after the final norm."""
+        self._check(inputs_embeds, position_ids, ranks, valid, adaln_cond)
+        batch, length = inputs_embeds.shape[:2]
+        device = inputs_embeds.device
+        if ranks is None:
+            ranks = causal_ranks(batch, length, device)
+            if cache is not None:
+                ranks = ranks + cache.lengths[:, None]
+        if valid is None:
+            valid = torch.ones(batch, length, dtype=torch.bool, device=device)
+        slots = None
+        if cache is not None:
+            if cache.batch_size != batch:
+                raise ValueError(f"cache was built for batch {cache.batch_size}, got inputs of batch {batch}")
+            slots = cache.append(ranks, valid)
+            key_ranks, key_valid = cache.ranks[:, : cache.used_length()], cache.valid[:, : cache.used_length()]
+        else:
+            slots = torch.arange(length, device=device).expand(batch, length)
+            key_ranks, key_valid = ranks, valid
+        if attention_mask is None:
+            attention_mask = rank_visibility_mask(ranks, slots, key_ranks, key_valid)
+        elif attention_mask.ndim != 4 or attention_mask.shape[0] != batch or attention_mask.shape[2] != length \
+                or attention_mask.shape[3] != key_ranks.shape[1]:
+            raise ValueError(
+                f"attention_mask must have shape (batch={batch}, 1 or heads, {length}, "
+                f"{key_ranks.shape[1]}), got {tuple(attention_mask.shape)}"
+            )
+        rotary = self.rotary.angles(position_ids)
+        hidden = inputs_embeds
+        for layer, block in enumerate(self.blocks):
+            hidden = block(hidden, rotary, attention_mask, cache, layer, slots if cache is not None else None,
+                           adaln_cond)
+        return self.norm(hidden)

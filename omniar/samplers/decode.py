@@ -1,0 +1,113 @@
+"""The decode loop: runs any order's schedule with the KV cache, one step per forward pass."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+from omniar.models.ar_model import AutoregressiveModel
+from omniar.orders.base import Order
+from omniar.samplers.condition import Condition
+from omniar.samplers.guidance import GuidanceSchedule, guide
+from omniar.samplers.processors import SamplingConfig, sample
+
+StepCallback = Callable[[int, int, torch.Tensor], None]
+
+
+@dataclass
+class DecodeStats:
+    """What decoding cost: forward passes, tokens produced per sample, wall time."""
+
+    forward_passes: int = 0
+    tokens_generated: int = 0
+    seconds: float = 0.0
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def tokens_per_pass(self) -> float:
+        return self.tokens_generated / max(self.forward_passes, 1)
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "forward_passes": self.forward_passes,
+            "tokens_generated": self.tokens_generated,
+            "seconds": round(self.seconds, 4),
+            "tokens_per_pass": round(self.tokens_per_pass, 3),
+            **self.extra,
+        }
+
+
+class DecodingState:
+    """The cache, tokens and guidance bookkeeping shared by every decoding strategy."""
+
+    def __init__(self, model: AutoregressiveModel, order: Order, condition: Condition,
+                 guidance: GuidanceSchedule, extra_slots: int = 0):
+        self.model, self.order, self.condition, self.guidance = model, order, condition, guidance
+        self.guided = guidance.enabled
+        self.batch = condition.batch_size
+        device = model.device
+        rows = 2 * self.batch if self.guided else self.batch
+        length = condition.prefix_length + len(order.plan.feed_indices) + extra_slots
+        self.cache = model.new_cache(rows, length)
+        shape = (self.batch, order.num_tokens)
+        if model.config.num_codebooks > 1:
+            shape += (model.config.num_codebooks,)
+        self.tokens = torch.zeros(shape, dtype=torch.long, device=device)
+        self.adaln_cond = None
+        self.forward_passes = 0
+        self.device = device
+
+    def rows(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Tokens as fed to the model: duplicated for the unconditional half under guidance."""
+        return torch.cat([tokens, tokens]) if self.guided else tokens
+
+    def prefill(self):
+        output = self.model(**self.condition.model_kwargs(self.guided, self.device), cache=self.cache)
+        self.adaln_cond = output.adaln_cond
+        self.forward_passes += 1
+        return output
+
+    def run(self, inputs: dict[str, Any]):
+        output = self.model(**inputs, cache=self.cache, adaln_cond=self.adaln_cond)
+        self.forward_passes += 1
+        return output
+
+    def guided_logits(self, logits: torch.Tensor, step_index: int) -> torch.Tensor:
+        """Combine the two halves of a guided batch at the scale of `step_index`."""
+        if not self.guided:
+            return logits
+        scale = self.guidance.scale_at(step_index, self.order.num_steps)
+        return guide(logits[: self.batch], logits[self.batch:], scale)
+
+
+@torch.no_grad()
+def decode_sequential(
+    model: AutoregressiveModel,
+    order: Order,
+    condition: Condition,
+    sampling: SamplingConfig = SamplingConfig(),
+    guidance: GuidanceSchedule = GuidanceSchedule(),
+    generator: torch.Generator | None = None,
+    context: Any = None,
+    on_step: StepCallback | None = None,
+) -> tuple[torch.Tensor, DecodeStats]:
+    """Generate all tokens of `order` for each sample, one schedule step per forward pass.
+
+    Returns tokens (B, N) or (B, N, K) and the decoding stats. `context` is handed to the order's
+    feed (next-scale orders need the tokenizer there).
+    """
+    start = time.perf_counter()
+    state = DecodingState(model, order, condition, guidance)
+    output = state.prefill()
+    for index, step in enumerate(order.steps):
+        if index > 0:
+            output = state.run(order.step_inputs(state.rows(state.tokens), index, context))
+        logits = state.guided_logits(order.step_logits(output.logits, index, output), index)
+        state.tokens[:, step.targets.to(state.device)] = sample(logits, sampling, generator)
+        if on_step is not None:
+            on_step(index, order.num_steps, state.tokens)
+    stats = DecodeStats(state.forward_passes, order.num_tokens, time.perf_counter() - start)
+    return state.tokens, stats

@@ -1,0 +1,64 @@
+"""Classifier-free guidance and its schedules.
+
+Guided logits are `uncond + scale * (cond - uncond)`: scale 1 is the conditional model alone,
+larger scales push away from the unconditional one. Schedules vary the scale over the decoding
+steps (t = step / (steps - 1), in [0, 1]):
+
+- constant: `scale` at every step;
+- interval: `scale` for t inside `interval` (start, end), 1 outside; LlamaGen's `cfg_interval`
+  (guidance for the first tokens only) is interval (0, fraction);
+- linear: ramps from 1 at the first step to `scale` at the last, as VAR does. VAR writes
+  `(1 + w) cond - w uncond` with `w = cfg * t`, so VAR's `cfg=c` equals linear `scale = 1 + c`;
+- power_cosine: `1 + (scale - 1) * (1 - cos(pi * t ** power)) / 2`, the MUSE/RAR schedule.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+SCHEDULES = ("constant", "interval", "linear", "power_cosine")
+
+
+@dataclass(frozen=True)
+class GuidanceSchedule:
+    """A guidance scale per decoding step."""
+
+    scale: float = 1.0
+    schedule: str = "constant"
+    interval: tuple[float, float] = (0.0, 1.0)
+    power: float = 2.75
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"guidance_schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if not isinstance(self.scale, (int, float)) or self.scale < 0:
+            raise ValueError(f"guidance_scale must be >= 0, got {self.scale!r}")
+        start, end = self.interval
+        if not 0.0 <= start <= end <= 1.0:
+            raise ValueError(f"guidance interval must satisfy 0 <= start <= end <= 1, got {self.interval}")
+        if self.power <= 0:
+            raise ValueError(f"guidance power must be > 0, got {self.power}")
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any step is guided (otherwise the unconditional branch is skipped)."""
+        return self.scale != 1.0
+
+    def scale_at(self, step: int, num_steps: int) -> float:
+        t = step / (num_steps - 1) if num_steps > 1 else 1.0
+        if self.schedule == "constant":
+            return float(self.scale)
+        if self.schedule == "interval":
+            start, end = self.interval
+            return float(self.scale) if start <= t <= end else 1.0
+        if self.schedule == "linear":
+            return 1.0 + (self.scale - 1.0) * t
+        return 1.0 + (self.scale - 1.0) * (1.0 - math.cos(math.pi * t**self.power)) / 2.0
+
+
+def guide(cond_logits: torch.Tensor, uncond_logits: torch.Tensor, scale: float) -> torch.Tensor:
+    """Classifier-free guidance on logits."""
+    return uncond_logits + scale * (cond_logits - uncond_logits)
