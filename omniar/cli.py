@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("train", "bench", "list")
+COMMANDS = ("generate", "train", "eval", "bench", "list")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -108,7 +108,7 @@ def test_same_seed_same_samples_different_seed_differs():
     other, _ = _decode(2)
     assert torch.equal(first, again)
     assert not torch.equal(first, other)
-    assert stats.forward_passes == 16 and stats.tokens_generated == 16
+    assert stats.forward_passes == 16 and stats.tokens_generated == 64 and stats.tokens_per_pass == 1.0
 
 
 def test_guidance_scale_one_equals_no_guidance():
@@ -120,3 +120,20 @@ def test_guidance_scale_one_equals_no_guidance():
 def test_condition_batch_mismatch_is_an_error():
     with pytest.raises(ValueError, match="class_labels"):
         Condition(2, class_labels=torch.tensor([0, 1, 2]))
+
+
+class _UnitGuidance(GuidanceSchedule):
+    """Runs the batched guidance path (conditional + null rows) at scale 1 on every step."""
+
+    @property
+    def enabled(self) -> bool:
+        return True
+
+    def scale_at(self, step: int, num_steps: int) -> float:
+        return 1.0
+
+
+def test_batched_guidance_at_scale_one_equals_the_conditional_model():
+    plain, _ = _decode(4)
+    batched, stats = _decode(4, _UnitGuidance())
+    assert torch.equal(plain, batched)

@@ -19,21 +19,25 @@ StepCallback = Callable[[int, int, torch.Tensor], None]
 
 @dataclass
 class DecodeStats:
-    """What decoding cost: forward passes, tokens produced per sample, wall time."""
+    """What decoding cost: forward passes, tokens produced (all samples), samples, wall time."""
 
     forward_passes: int = 0
     tokens_generated: int = 0
     seconds: float = 0.0
+    samples: int = 0
+    sample_passes: int = 0
     extra: dict[str, float] = field(default_factory=dict)
 
     @property
     def tokens_per_pass(self) -> float:
-        return self.tokens_generated / max(self.forward_passes, 1)
+        """Tokens each sample gains per forward pass (1 for sequential raster decoding)."""
+        return self.tokens_generated / max(self.sample_passes, 1)
 
     def as_dict(self) -> dict[str, float]:
         return {
             "forward_passes": self.forward_passes,
             "tokens_generated": self.tokens_generated,
+            "samples": self.samples,
             "seconds": round(self.seconds, 4),
             "tokens_per_pass": round(self.tokens_per_pass, 3),
             **self.extra,
@@ -93,21 +97,56 @@ def decode_sequential(
     generator: torch.Generator | None = None,
     context: Any = None,
     on_step: StepCallback | None = None,
+    stop: "StopCondition | None" = None,
 ) -> tuple[torch.Tensor, DecodeStats]:
     """Generate all tokens of `order` for each sample, one schedule step per forward pass.
 
     Returns tokens (B, N) or (B, N, K) and the decoding stats. `context` is handed to the order's
-    feed (next-scale orders need the tokenizer there).
+    feed (next-scale orders need the tokenizer there). With `stop`, variable-length sequences
+    end at their end-of-sequence token and decoding ends once every sample has.
     """
     start = time.perf_counter()
     state = DecodingState(model, order, condition, guidance)
     output = state.prefill()
+    produced = 0
     for index, step in enumerate(order.steps):
         if index > 0:
             output = state.run(order.step_inputs(state.rows(state.tokens), index, context))
         logits = state.guided_logits(order.step_logits(output.logits, index, output), index)
-        state.tokens[:, step.targets.to(state.device)] = sample(logits, sampling, generator)
+        targets = step.targets.to(state.device)
+        new = sample(logits, sampling, generator)
+        if stop is not None:
+            new = stop.update(new)
+        state.tokens[:, targets] = new
+        produced += len(targets)
         if on_step is not None:
             on_step(index, order.num_steps, state.tokens)
-    stats = DecodeStats(state.forward_passes, order.num_tokens, time.perf_counter() - start)
+        if stop is not None and stop.all_done:
+            state.tokens[:, produced:] = stop.pad_token_id
+            break
+    stats = DecodeStats(
+        state.forward_passes, produced * state.batch, time.perf_counter() - start, state.batch,
+        state.forward_passes * state.batch,
+    )
     return state.tokens, stats
+
+
+class StopCondition:
+    """Tracks which samples emitted `eos_token_id`; later tokens of those become `pad_token_id`."""
+
+    def __init__(self, batch_size: int, eos_token_id: int, pad_token_id: int, device: torch.device):
+        self.eos_token_id = eos_token_id
+        self.pad_token_id = pad_token_id
+        self.done = torch.zeros(batch_size, dtype=torch.bool, device=device)
+
+    def update(self, new_tokens: torch.Tensor) -> torch.Tensor:
+        """Pad the new tokens of finished samples, then mark samples that just finished."""
+        done = self.done.view(-1, *([1] * (new_tokens.ndim - 1)))
+        new_tokens = torch.where(done, torch.full_like(new_tokens, self.pad_token_id), new_tokens)
+        hit = (new_tokens == self.eos_token_id).flatten(1).any(1)
+        self.done |= hit
+        return new_tokens
+
+    @property
+    def all_done(self) -> bool:
+        return bool(self.done.all())

@@ -1,0 +1,158 @@
+"""What every omniar pipeline shares: sampling arguments and presets, micro-batched decoding
+with a progress bar and step callbacks, and the stats it reports."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from diffusers import DiffusionPipeline
+from diffusers.utils import BaseOutput
+
+from omniar.orders.base import Order
+from omniar.samplers.condition import Condition
+from omniar.samplers.decode import DecodeStats, StopCondition
+from omniar.samplers.guidance import GuidanceSchedule
+from omniar.samplers.processors import SamplingConfig
+from omniar.samplers.registry import get_decoder
+
+SAMPLING_KEYS = ("temperature", "top_k", "top_p", "min_p", "guidance_scale", "guidance_schedule")
+DEFAULT_SAMPLING = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "min_p": 0.0, "guidance_scale": 1.0,
+                    "guidance_schedule": "constant"}
+
+
+@dataclass
+class GenerationOutput(BaseOutput):
+    """Base of pipeline outputs: `stats` holds forward passes, tokens, seconds, settings used."""
+
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def merge_stats(parts: list[DecodeStats]) -> DecodeStats:
+    """Stats of several micro-batches decoded one after another (passes per micro-batch summed)."""
+    total = DecodeStats()
+    for part in parts:
+        total.forward_passes += part.forward_passes
+        total.tokens_generated += part.tokens_generated
+        total.seconds += part.seconds
+        total.samples += part.samples
+        total.sample_passes += part.sample_passes
+    return total
+
+
+COMPONENT_MODULES = (
+    "omniar.models.ar_model",
+    "omniar.models.caption_encoder",
+    "omniar.tokenizers.image_vq",
+    "omniar.tokenizers.multiscale_vq",
+    "omniar.tokenizers.audio_codec",
+    "omniar.tokenizers.mesh",
+    "omniar.tokenizers.graph",
+)
+
+
+def import_component_modules(folder: str | os.PathLike) -> None:
+    """Import the omniar modules a saved pipeline's components live in.
+
+    diffusers only loads components from modules that are already imported (it will not import
+    a module just because model_index.json names it), so a pipeline imports its own first.
+    """
+    index = Path(folder) / "model_index.json"
+    if index.is_file():
+        entries = json.loads(index.read_text()).values()
+        names = {entry[0] for entry in entries if isinstance(entry, list) and entry and isinstance(entry[0], str)}
+        modules = sorted(name for name in names if name.startswith("omniar."))
+    else:
+        modules = list(COMPONENT_MODULES)
+    for module in modules:
+        importlib.import_module(module)
+
+
+class AutoregressivePipeline(DiffusionPipeline):
+    """Shared machinery; subclasses register their components and implement `__call__`.
+
+    `sampling_presets` (in the pipeline config, i.e. model_index.json) maps preset names to the
+    sampling settings a shipped model's quality figures were measured with; "default" is used
+    unless the caller names another. Explicit arguments override the preset.
+    """
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any):
+        """Load a saved pipeline (components in eval mode); see `omniar.load` for embedded names."""
+        import_component_modules(pretrained_model_name_or_path)
+        pipeline = super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+        for component in pipeline.components.values():
+            if isinstance(component, torch.nn.Module):
+                component.eval()
+        return pipeline
+
+    def resolve_sampling(self, preset: str | None = None, **explicit: Any) -> tuple[SamplingConfig, GuidanceSchedule, dict]:
+        presets = dict(getattr(self.config, "sampling_presets", None) or {})
+        name = preset or "default"
+        if preset is not None and preset not in presets:
+            raise ValueError(f"unknown sampling preset {preset!r}; this model has {sorted(presets) or 'none'}")
+        settings = {**DEFAULT_SAMPLING, **presets.get(name, {})}
+        settings.update({key: value for key, value in explicit.items() if value is not None})
+        unknown = sorted(set(settings) - set(SAMPLING_KEYS) - {"guidance_interval", "guidance_power"})
+        if unknown:
+            raise ValueError(f"unknown sampling setting(s) {unknown}; expected some of {SAMPLING_KEYS}")
+        sampling = SamplingConfig(settings["temperature"], settings["top_k"], settings["top_p"], settings["min_p"])
+        guidance = GuidanceSchedule(
+            float(settings["guidance_scale"]), settings["guidance_schedule"],
+            tuple(settings.get("guidance_interval", (0.0, 1.0))), float(settings.get("guidance_power", 2.75)),
+        )
+        return sampling, guidance, settings
+
+    @staticmethod
+    def check_count(name: str, value: int, maximum: int | None = None) -> None:
+        if not isinstance(value, int) or value < 1 or (maximum is not None and value > maximum):
+            limit = f" and <= {maximum}" if maximum is not None else ""
+            raise ValueError(f"{name} must be an integer >= 1{limit}, got {value!r}")
+
+    def generate_tokens(
+        self,
+        model: torch.nn.Module,
+        order: Order,
+        condition: Condition,
+        sampling: SamplingConfig,
+        guidance: GuidanceSchedule,
+        generator: torch.Generator | None = None,
+        decoding: str = "sequential",
+        decoding_options: dict[str, Any] | None = None,
+        batch_size: int = 16,
+        callback_on_step_end: Callable | None = None,
+        stop_tokens: tuple[int, int] | None = None,
+        context: Any = None,
+    ) -> tuple[torch.Tensor, DecodeStats]:
+        """Decode `condition.batch_size` samples in micro-batches of `batch_size`.
+
+        `stop_tokens` = (eos, pad) for variable-length sequences. `callback_on_step_end(pipe,
+        step, num_steps, {"tokens": tokens})` is called after every decoding step.
+        """
+        decode = get_decoder(decoding)
+        self.check_count("batch_size", batch_size)
+        chunks = [slice(i, i + batch_size) for i in range(0, condition.batch_size, batch_size)]
+        results, parts = [], []
+        with self.progress_bar(total=len(chunks) * order.num_steps) as progress:
+            def on_step(step: int, num_steps: int, tokens: torch.Tensor) -> None:
+                progress.update(1)
+                if callback_on_step_end is not None:
+                    callback_on_step_end(self, step, num_steps, {"tokens": tokens})
+
+            for chunk in chunks:
+                part = condition.select(chunk)
+                stop = None
+                if stop_tokens is not None:
+                    stop = StopCondition(part.batch_size, stop_tokens[0], stop_tokens[1], model.device)
+                tokens, stats = decode(
+                    model, order, part, sampling, guidance, generator=generator, context=context,
+                    on_step=on_step, stop=stop, **(decoding_options or {}),
+                )
+                results.append(tokens)
+                parts.append(stats)
+        return torch.cat(results), merge_stats(parts)

@@ -1,0 +1,146 @@
+"""`ImagePipeline`: text- or class-conditional image generation in any order the model knows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+from omniar.models.ar_model import AutoregressiveModel
+from omniar.models.text_encoders import encode_prompts
+from omniar.pipelines.base import AutoregressivePipeline, GenerationOutput
+from omniar.pipelines.image_orders import build_image_order
+from omniar.pipelines.image_output import check_output_type, convert_images
+from omniar.samplers.condition import Condition
+
+
+@dataclass
+class ImagePipelineOutput(GenerationOutput):
+    """`images` as PIL list, numpy array, tensor or token grids (per `output_type`)."""
+
+    images: Any = None
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+class ImagePipeline(AutoregressivePipeline):
+    """Image tokenizer + shared transformer (+ text encoder for prompts).
+
+    Components: `transformer` (AutoregressiveModel), `tokenizer` (ImageVQTokenizer or
+    MultiScaleVQTokenizer), optional `text_encoder` (our CaptionEncoder or a Hugging Face text
+    model) and `text_tokenizer` (for Hugging Face encoders). Config: `image_size`, `orders`
+    (what the transformer was trained for; the first is the default), `class_names` for
+    class-conditional models, and `sampling_presets`.
+    """
+
+    _optional_components = ["text_encoder", "text_tokenizer"]
+    model_cpu_offload_seq = "text_encoder->transformer->tokenizer"
+
+    def __init__(
+        self,
+        transformer: AutoregressiveModel,
+        tokenizer: Any,
+        text_encoder: Any = None,
+        text_tokenizer: Any = None,
+        image_size: int = 32,
+        orders: list[str] | None = None,
+        class_names: list[str] | None = None,
+        sampling_presets: dict[str, dict] | None = None,
+    ):
+        super().__init__()
+        self.register_modules(
+            transformer=transformer, tokenizer=tokenizer, text_encoder=text_encoder, text_tokenizer=text_tokenizer
+        )
+        self.register_to_config(
+            image_size=image_size, orders=list(orders or ["raster"]), class_names=list(class_names or []),
+            sampling_presets=dict(sampling_presets or {}),
+        )
+
+    @property
+    def is_text_conditional(self) -> bool:
+        return self.transformer.config.condition == "text"
+
+    def _condition(self, prompt, class_labels, num_images_per_prompt: int) -> tuple[Condition, list[str]]:
+        self.check_count("num_images_per_prompt", num_images_per_prompt)
+        if self.is_text_conditional:
+            if prompt is None or class_labels is not None:
+                raise ValueError("this model is text-conditional: pass prompt (a string or list of strings)")
+            prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+            if not prompts:
+                raise ValueError("prompt must be a non-empty string or a non-empty list of strings")
+            with torch.no_grad():
+                states, mask = encode_prompts(self.text_encoder, self.text_tokenizer, prompts)
+            states = states.repeat_interleave(num_images_per_prompt, 0)
+            mask = mask.repeat_interleave(num_images_per_prompt, 0)
+            return Condition(states.shape[0], text_states=states, text_mask=mask), prompts
+        if prompt is not None or class_labels is None:
+            raise ValueError(
+                f"this model is class-conditional: pass class_labels (ids or names from {self.config.class_names})"
+            )
+        labels = [class_labels] if isinstance(class_labels, (int, str)) else list(class_labels)
+        ids = [self._class_id(label) for label in labels]
+        tensor = torch.tensor(ids, dtype=torch.long).repeat_interleave(num_images_per_prompt)
+        return Condition(tensor.shape[0], class_labels=tensor), [str(label) for label in labels]
+
+    def _class_id(self, label: int | str) -> int:
+        names = self.config.class_names
+        if isinstance(label, str):
+            if label not in names:
+                raise ValueError(f"unknown class label {label!r}; valid names: {names}")
+            return names.index(label)
+        size = self.transformer.config.class_sizes[0]
+        if not 0 <= int(label) < size:
+            raise ValueError(f"class label {label} out of range; valid ids are 0..{size - 1}")
+        return int(label)
+
+    def decode_tokens(self, tokens: torch.Tensor, order: str) -> torch.Tensor:
+        """Generated tokens (B, N) in an order's layout to images in [-1, 1]."""
+        shape = self.tokenizer.token_shape(self.config.image_size)
+        return self.tokenizer.decode(tokens.view(tokens.shape[0], *shape))
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        prompt: str | list[str] | None = None,
+        class_labels: int | str | list | None = None,
+        num_images_per_prompt: int = 1,
+        order: str | None = None,
+        decoding: str = "sequential",
+        decoding_options: dict[str, Any] | None = None,
+        guidance_scale: float | None = None,
+        guidance_schedule: str | None = None,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        min_p: float | None = None,
+        generator: torch.Generator | None = None,
+        output_type: str = "pil",
+        callback_on_step_end: Callable | None = None,
+        batch_size: int = 16,
+        preset: str | None = None,
+    ) -> ImagePipelineOutput:
+        """Generate `num_images_per_prompt` images for each prompt (or class label).
+
+        Sampling settings left as None come from the preset (`preset`, else "default"), so the
+        figures in the model card are reproduced by a plain call. `top_k=0` means no top-k.
+        """
+        check_output_type(output_type)
+        order_name = order or self.config.orders[0]
+        image_order = build_image_order(order_name, self.tokenizer, self.config.image_size, self.config.orders)
+        sampling, guidance, settings = self.resolve_sampling(
+            preset, temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p,
+            guidance_scale=guidance_scale, guidance_schedule=guidance_schedule,
+        )
+        condition, _ = self._condition(prompt, class_labels, num_images_per_prompt)
+        tokens, stats = self.generate_tokens(
+            self.transformer, image_order, condition, sampling, guidance, generator=generator,
+            decoding=decoding, decoding_options=decoding_options, batch_size=batch_size,
+            callback_on_step_end=callback_on_step_end, context=self.tokenizer,
+        )
+        report = {**stats.as_dict(), "order": order_name, "decoding": decoding, **settings}
+        report["forward_passes_per_image"] = stats.forward_passes / max(1, -(-condition.batch_size // batch_size))
+        if output_type == "tokens":
+            return ImagePipelineOutput(images=tokens, stats=report)
+        images = self.decode_tokens(tokens, order_name)
+        return ImagePipelineOutput(images=convert_images(images, output_type), stats=report)
+

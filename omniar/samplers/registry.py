@@ -1,0 +1,16 @@
+"""Decoding strategies by name: `decoding="sequential"` and the parallel decoders."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from omniar.samplers.decode import decode_sequential
+
+DECODERS: dict[str, Callable] = {"sequential": decode_sequential}
+
+
+def get_decoder(name: str) -> Callable:
+    """The decode function called `name`, or a ValueError listing the valid names."""
+    if name not in DECODERS:
+        raise ValueError(f"unknown decoding {name!r}; expected one of {sorted(DECODERS)}")
+    return DECODERS[name]
