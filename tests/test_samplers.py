@@ -11,7 +11,12 @@ from omniar.samplers.condition import Condition
 from omniar.samplers.decode import decode_sequential
 from omniar.samplers.guidance import GuidanceSchedule, guide
 from omniar.samplers.processors import (
-    SamplingConfig, min_p_filter, process_logits, sample, top_k_filter, top_p_filter,
+    SamplingConfig,
+    min_p_filter,
+    process_logits,
+    sample,
+    top_k_filter,
+    top_p_filter,
 )
 
 LOGITS = torch.log(torch.tensor([0.05, 0.4, 0.1, 0.3, 0.15]))

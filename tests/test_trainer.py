@@ -8,8 +8,8 @@ import yaml
 
 from omniar.data.token_file import save_token_file
 from omniar.training.config import TrainerConfig
-from omniar.training.recipes import run_recipe
 from omniar.training.metrics_log import read_metrics
+from omniar.training.recipes import run_recipe
 
 MODEL = dict(vocab_size=6, hidden_size=32, num_layers=2, num_heads=2, rope_axes=1, class_sizes=[2])
 

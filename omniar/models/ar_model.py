@@ -1,9 +1,12 @@
 """The token-level adapter around the shared transformer.
 
-`AutoregressiveModel` embeds discrete tokens (K codebooks summed, for audio) or continuous
-features (next-scale inputs), prepends the condition prefix, runs the `Transformer`, and maps
-hidden states to logits with one head per codebook. Orders decide which tokens are fed, with
-which positions and ranks, and which outputs predict which targets.
+`AutoregressiveModel` embeds discrete tokens (K codebooks summed, for audio), groups of tokens
+(their embeddings averaged: next-patch training) or continuous features (next-scale inputs),
+prepends the condition prefix, runs the `Transformer`, and maps hidden states to logits with one
+head per codebook. With `vertical_head_layers > 0` it also has the neighbor order's vertical
+head: extra transformer blocks over the trunk output (same mask and KV cache) + norm + head.
+Orders decide which tokens are fed, with which positions and ranks, and which outputs predict
+which targets.
 """
 
 from __future__ import annotations
@@ -15,7 +18,12 @@ from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 from torch import nn
 
-from omniar.models.conditioning import ClassConditioner, Prefix, TextConditioner, UnconditionalPrefix
+from omniar.models.conditioning import (
+    ClassConditioner,
+    Prefix,
+    TextConditioner,
+    UnconditionalPrefix,
+)
 from omniar.models.kv_cache import StaticKVCache
 from omniar.models.transformer import Transformer
 
@@ -24,12 +32,16 @@ CONDITIONS = ("class", "text", "none")
 
 @dataclass
 class ARModelOutput:
-    """Logits (B, T, V) or (B, T, K, V) for every fed slot (prefix included when fed)."""
+    """Logits (B, T, V) or (B, T, K, V) for every fed slot (prefix included when fed).
+
+    `vertical_logits` (same shape) come from the vertical head, when the model has one.
+    """
 
     logits: torch.Tensor
     hidden: torch.Tensor
     adaln_cond: torch.Tensor | None
     prefix_length: int
+    vertical_logits: torch.Tensor | None = None
 
 
 class AutoregressiveModel(ModelMixin, ConfigMixin):
@@ -54,6 +66,7 @@ class AutoregressiveModel(ModelMixin, ConfigMixin):
         class_sizes: tuple[int, ...] | list[int] = (1,),
         text_dim: int | None = None,
         input_dim: int | None = None,
+        vertical_head_layers: int = 0,
     ):
         super().__init__()
         if condition not in CONDITIONS:
@@ -79,6 +92,16 @@ class AutoregressiveModel(ModelMixin, ConfigMixin):
         )
         self.head = nn.Linear(hidden_size, num_codebooks * vocab_size, bias=False)
         nn.init.normal_(self.head.weight, std=0.02)
+        if vertical_head_layers < 0:
+            raise ValueError(f"vertical_head_layers must be >= 0, got {vertical_head_layers}")
+        self.vertical_blocks = self.vertical_norm = self.vertical_head = None
+        if vertical_head_layers:
+            self.vertical_blocks = nn.ModuleList(
+                self.backbone.make_block() for _ in range(vertical_head_layers)
+            )
+            self.vertical_norm = nn.RMSNorm(hidden_size, eps=self.backbone.config.norm_eps)
+            self.vertical_head = nn.Linear(hidden_size, num_codebooks * vocab_size, bias=False)
+            nn.init.normal_(self.vertical_head.weight, std=0.02)
         self.register_buffer(
             "codebook_offsets", torch.arange(num_codebooks) * vocab_size, persistent=False
         )
@@ -99,9 +122,10 @@ class AutoregressiveModel(ModelMixin, ConfigMixin):
             return self.token_embed(tokens)
         return self.token_embed(tokens + self.codebook_offsets).sum(2)
 
-    def logits_from_hidden(self, hidden: torch.Tensor) -> torch.Tensor:
-        """(B, T, D) hidden states to (B, T, V) or (B, T, K, V) logits."""
-        logits = self.head(hidden)
+    def logits_from_hidden(self, hidden: torch.Tensor, head: nn.Module | None = None
+                           ) -> torch.Tensor:
+        """(B, T, D) hidden states to (B, T, V) or (B, T, K, V) logits by `head` (default: main)."""
+        logits = (head or self.head)(hidden)
         if self.config.num_codebooks == 1:
             return logits
         return logits.unflatten(-1, (self.config.num_codebooks, self.config.vocab_size))
@@ -128,7 +152,8 @@ class AutoregressiveModel(ModelMixin, ConfigMixin):
         return self.conditioner(batch_size)
 
     def new_cache(self, batch_size: int, max_length: int) -> StaticKVCache:
-        return self.backbone.new_cache(batch_size, max_length)
+        extra = self.config.vertical_head_layers
+        return self.backbone.new_cache(batch_size, max_length, extra_layers=extra)
 
     def forward(
         self,
@@ -145,8 +170,12 @@ class AutoregressiveModel(ModelMixin, ConfigMixin):
         batch_size: int | None = None,
         cache: StaticKVCache | None = None,
         adaln_cond: torch.Tensor | None = None,
+        pooled_tokens: torch.Tensor | None = None,
     ) -> ARModelOutput:
         """Feed `tokens` (or continuous `features`) at `position_ids` with `ranks`.
+
+        `pooled_tokens` (B, T, P) or (B, T, P, K) feeds each group of P tokens as one slot, the
+        mean of their embeddings (next-patch training).
 
         With `with_prefix=True` the condition prefix is fed first (rank 0, identity rotation).
         AdaLN models take the pooled condition from the prefix, or `adaln_cond` on later cached
@@ -154,10 +183,18 @@ class AutoregressiveModel(ModelMixin, ConfigMixin):
         """
         if tokens is not None:
             embeds = self.embed_tokens(tokens)
+        elif pooled_tokens is not None:
+            if pooled_tokens.ndim < 3:
+                raise ValueError(
+                    "pooled_tokens must have shape (batch, slots, group[, codebooks]), "
+                    f"got {tuple(pooled_tokens.shape)}"
+                )
+            groups = pooled_tokens.shape[1:3]
+            embeds = self.embed_tokens(pooled_tokens.flatten(1, 2)).unflatten(1, groups).mean(2)
         elif features is not None:
             if self.feature_proj is None:
                 raise ValueError("this model was not configured with input_dim, so it takes tokens, not features")
-            embeds = self.feature_proj(features)
+            embeds = self.feature_proj(features.to(self.feature_proj.weight.dtype))
         else:
             batch = batch_size or (class_labels.shape[0] if class_labels is not None else
                                    text_states.shape[0] if text_states is not None else 1)
@@ -186,8 +223,15 @@ class AutoregressiveModel(ModelMixin, ConfigMixin):
                 adaln_cond = prefix.pooled
         if self.config.adaln and adaln_cond is None:
             raise ValueError("AdaLN models need the condition: feed the prefix or pass adaln_cond")
-        hidden = self.backbone(
+        hidden, context = self.backbone(
             embeds, position_ids.to(embeds.dtype), ranks=ranks, valid=valid, cache=cache,
-            adaln_cond=adaln_cond if self.config.adaln else None,
+            adaln_cond=adaln_cond if self.config.adaln else None, return_context=True,
         )
-        return ARModelOutput(self.logits_from_hidden(hidden), hidden, adaln_cond, prefix_length)
+        vertical_logits = None
+        if self.vertical_blocks is not None:
+            first = len(self.backbone.blocks)
+            vertical = context.run(self.vertical_blocks, hidden, first_layer=first)
+            vertical = self.vertical_norm(vertical)
+            vertical_logits = self.logits_from_hidden(vertical, self.vertical_head)
+        logits = self.logits_from_hidden(hidden)
+        return ARModelOutput(logits, hidden, adaln_cond, prefix_length, vertical_logits)

@@ -19,7 +19,7 @@ def text_hidden_size(text_encoder: Any) -> int:
     if isinstance(text_encoder, CaptionEncoder):
         return text_encoder.hidden_size
     config = text_encoder.config
-    return getattr(config, "hidden_size", None) or getattr(config, "d_model")
+    return getattr(config, "hidden_size", None) or config.d_model
 
 
 def load_text_encoder(name_or_path: str, **kwargs: Any) -> tuple[Any, Any]:

@@ -8,6 +8,8 @@ hidden states and knows nothing about tokens, orders or modalities: those live i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from diffusers import ConfigMixin, ModelMixin
@@ -89,6 +91,29 @@ class Block(nn.Module):
         return x + gate2 * self.dropout(self.mlp(h))
 
 
+@dataclass
+class BlockContext:
+    """What every block of one forward pass shares: rotations, mask, cache slots, AdaLN condition.
+
+    Returned by `Transformer.forward(..., return_context=True)` so that side branches (the
+    neighbor order's vertical head) run extra blocks over the same attention layout and cache.
+    """
+
+    rotary: tuple[torch.Tensor, torch.Tensor]
+    mask: torch.Tensor
+    cache: StaticKVCache | None
+    slots: torch.Tensor | None
+    adaln_cond: torch.Tensor | None
+
+    def run(self, blocks: nn.ModuleList, hidden: torch.Tensor, first_layer: int = 0
+            ) -> torch.Tensor:
+        """Apply `blocks` in turn; block i uses cache layer `first_layer + i`."""
+        shared = (self.rotary, self.mask, self.cache)
+        for offset, block in enumerate(blocks):
+            hidden = block(hidden, *shared, first_layer + offset, self.slots, self.adaln_cond)
+        return hidden
+
+
 class Transformer(ModelMixin, ConfigMixin):
     """Decoder-only transformer over input embeddings.
 
@@ -122,6 +147,7 @@ class Transformer(ModelMixin, ConfigMixin):
                 f"num_heads by num_kv_heads={num_kv_heads}"
             )
         intermediate_size = intermediate_size or 32 * round(8 * hidden_size / 3 / 32)
+        self.intermediate_size = intermediate_size
         self.head_dim = hidden_size // num_heads
         self.num_kv_heads = num_kv_heads
         self.rotary = AxialRotaryEmbedding(self.head_dim, rope_axes, rope_theta)
@@ -137,12 +163,27 @@ class Transformer(ModelMixin, ConfigMixin):
         for block in self.blocks:
             block.reset_adaln()
 
-    def new_cache(self, batch_size: int, max_length: int, device=None, dtype=None) -> StaticKVCache:
-        """A cache sized for `batch_size` sequences of up to `max_length` tokens."""
+    def make_block(self) -> Block:
+        """A freshly initialised block with this transformer's settings (for side branches)."""
+        cfg = self.config
+        block = Block(cfg.hidden_size, cfg.num_heads, self.num_kv_heads, self.intermediate_size,
+                      cfg.qk_norm, cfg.adaln_dim, cfg.norm_eps, cfg.dropout)
+        for module in block.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.normal_(module.weight, std=0.02)
+        block.reset_adaln()
+        return block
+
+    def new_cache(self, batch_size: int, max_length: int, device=None, dtype=None,
+                  extra_layers: int = 0) -> StaticKVCache:
+        """A cache sized for `batch_size` sequences of up to `max_length` tokens.
+
+        `extra_layers` adds cache layers for side-branch blocks run through `BlockContext.run`.
+        """
         param = next(self.parameters())
         return StaticKVCache(
-            len(self.blocks), batch_size, self.num_kv_heads, self.head_dim, max_length,
-            device=device or param.device, dtype=dtype or param.dtype,
+            len(self.blocks) + extra_layers, batch_size, self.num_kv_heads, self.head_dim,
+            max_length, device=device or param.device, dtype=dtype or param.dtype,
         )
 
     def _check(self, inputs_embeds, position_ids, ranks, valid, adaln_cond):
@@ -173,8 +214,9 @@ class Transformer(ModelMixin, ConfigMixin):
         valid: torch.Tensor | None = None,
         cache: StaticKVCache | None = None,
         adaln_cond: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Hidden states (B, T, hidden) after the final norm."""
+        return_context: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, BlockContext]:
+        """Hidden states (B, T, hidden) after the final norm (and the `BlockContext` if asked)."""
         self._check(inputs_embeds, position_ids, ranks, valid, adaln_cond)
         batch, length = inputs_embeds.shape[:2]
         device = inputs_embeds.device
@@ -201,9 +243,7 @@ class Transformer(ModelMixin, ConfigMixin):
                 f"attention_mask must have shape (batch={batch}, 1 or heads, {length}, "
                 f"{key_ranks.shape[1]}), got {tuple(attention_mask.shape)}"
             )
-        rotary = self.rotary.angles(position_ids)
-        hidden = inputs_embeds
-        for layer, block in enumerate(self.blocks):
-            hidden = block(hidden, rotary, attention_mask, cache, layer, slots if cache is not None else None,
-                           adaln_cond)
-        return self.norm(hidden)
+        context = BlockContext(self.rotary.angles(position_ids), attention_mask, cache,
+                               slots if cache is not None else None, adaln_cond)
+        hidden = self.norm(context.run(self.blocks, inputs_embeds))
+        return (hidden, context) if return_context else hidden

@@ -6,11 +6,17 @@ from typing import Any
 
 from omniar.orders.base import Order
 from omniar.orders.block_causal import BlockCausalOrder
+from omniar.orders.neighbor import NeighborOrder
+from omniar.orders.next_patch import NextPatchOrder
+from omniar.orders.next_scale import NextScaleOrder
 from omniar.orders.raster import RasterOrder
 
 ORDERS: dict[str, type[Order]] = {
     "raster": RasterOrder,
     "block_causal": BlockCausalOrder,
+    "neighbor": NeighborOrder,
+    "next_patch": NextPatchOrder,
+    "next_scale": NextScaleOrder,
 }
 
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import importlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from diffusers import DiffusionPipeline
@@ -42,6 +43,9 @@ def merge_stats(parts: list[DecodeStats]) -> DecodeStats:
         total.seconds += part.seconds
         total.samples += part.samples
         total.sample_passes += part.sample_passes
+    for key in {key for part in parts for key in part.extra}:
+        pairs = [(part.extra[key], part.sample_passes) for part in parts if key in part.extra]
+        total.extra[key] = sum(value * weight for value, weight in pairs) / max(sum(w for _, w in pairs), 1)
     return total
 
 

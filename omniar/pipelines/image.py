@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 from omniar.models.ar_model import AutoregressiveModel
 from omniar.models.text_encoders import encode_prompts
+from omniar.orders.next_scale import split_scales
 from omniar.pipelines.base import AutoregressivePipeline, GenerationOutput
 from omniar.pipelines.image_orders import build_image_order
 from omniar.pipelines.image_output import check_output_type, convert_images
@@ -96,6 +98,8 @@ class ImagePipeline(AutoregressivePipeline):
     def decode_tokens(self, tokens: torch.Tensor, order: str) -> torch.Tensor:
         """Generated tokens (B, N) in an order's layout to images in [-1, 1]."""
         shape = self.tokenizer.token_shape(self.config.image_size)
+        if isinstance(shape, list):  # multi-scale tokenizer: the scales' maps, concatenated
+            return self.tokenizer.decode(split_scales(tokens, [side for side, _ in shape]))
         return self.tokenizer.decode(tokens.view(tokens.shape[0], *shape))
 
     @torch.no_grad()

@@ -55,7 +55,7 @@ class Condition:
             "drop_condition": drop,
         }
 
-    def select(self, index: slice) -> "Condition":
+    def select(self, index: slice) -> Condition:
         """A micro-batch of this condition."""
         def part(tensor):
             return None if tensor is None else tensor[index]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -97,7 +98,7 @@ def decode_sequential(
     generator: torch.Generator | None = None,
     context: Any = None,
     on_step: StepCallback | None = None,
-    stop: "StopCondition | None" = None,
+    stop: StopCondition | None = None,
 ) -> tuple[torch.Tensor, DecodeStats]:
     """Generate all tokens of `order` for each sample, one schedule step per forward pass.
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from omniar.samplers.decode import decode_sequential
+from omniar.samplers.jacobi import decode_jacobi
+from omniar.samplers.zipar import decode_zipar
 
-DECODERS: dict[str, Callable] = {"sequential": decode_sequential}
+DECODERS: dict[str, Callable] = {
+    "sequential": decode_sequential,
+    "jacobi": decode_jacobi,
+    "zipar": decode_zipar,
+}
 
 
 def get_decoder(name: str) -> Callable:

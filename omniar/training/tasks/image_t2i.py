@@ -19,6 +19,7 @@ from torch.utils.data import Dataset
 
 from omniar.models.ar_model import AutoregressiveModel
 from omniar.models.caption_encoder import CaptionEncoder
+from omniar.orders.next_scale import flatten_scales
 from omniar.pipelines.image import ImagePipeline
 from omniar.pipelines.image_orders import build_image_order
 from omniar.training.ar_loss import autoregressive_loss
@@ -57,7 +58,8 @@ class TextToTokensModel(nn.Module):
 def _tokenize_images(tokenizer, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
     with torch.no_grad():
         codes = [tokenizer.encode(images[i : i + batch]) for i in range(0, len(images), batch)]
-    return torch.cat(codes).flatten(1)
+    # a multi-scale tokenizer gives a list of (B, s, s) maps: its tokens are the scales concatenated
+    return torch.cat([flatten_scales(part if isinstance(part, list) else [part]) for part in codes])
 
 
 def build(recipe: dict[str, Any], data_root: str | None) -> TrainingSetup:

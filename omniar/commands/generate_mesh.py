@@ -1,0 +1,97 @@
+"""`omniar generate mesh CLASS`: low-poly meshes from the embedded shapes model or a saved folder.
+
+Several meshes (``--num N``) go side by side along x into one file; with ``--separate`` each
+goes to its own numbered file instead (``chair.glb`` -> ``chair_0.glb``, ``chair_1.glb``, ...).
+GLB files are y-up (glTF's convention); OBJ/PLY/STL/OFF keep the model's z-up. ``--png`` writes a
+preview rendered with matplotlib.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from omniar.assets import asset_path
+from omniar.pipelines.mesh import EXPORT_TYPES, MeshPipeline, export_meshes
+
+DEFAULT_MODEL = "shapes-mesh"
+
+
+def load_mesh_pipeline(model: str = DEFAULT_MODEL, device: str = "auto") -> MeshPipeline:
+    """A `MeshPipeline` from an embedded model name or a saved pipeline folder."""
+    folder = Path(model)
+    if not (folder / "model_index.json").is_file():
+        if folder.exists() or "/" in model:
+            raise ValueError(f"--model: {model} is not a saved pipeline folder (no model_index.json)")
+        folder = asset_path(model)
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    pipe = MeshPipeline.from_pretrained(str(folder))
+    pipe.transformer.eval()
+    return pipe.to(device)
+
+
+def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared by `generate mesh` and `eval mesh`."""
+    parser.add_argument("--model", default=DEFAULT_MODEL,
+                        help=f"embedded model name or saved pipeline folder (default {DEFAULT_MODEL})")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--preset", help="named sampling preset of the model (default: 'default')")
+    parser.add_argument("--cfg", type=float, dest="guidance_scale",
+                        help="classifier-free guidance scale (1 = off)")
+    parser.add_argument("--temperature", type=float, help="sampling temperature (0 = greedy)")
+    parser.add_argument("--top-k", type=int, help="keep the k most likely tokens (0 = off)")
+    parser.add_argument("--top-p", type=float, help="nucleus sampling mass (1 = off)")
+    parser.add_argument("--batch-size", type=int, default=16, help="meshes decoded together")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (default)")
+
+
+def sampling_kwargs(args: argparse.Namespace) -> dict:
+    return {"preset": args.preset, "guidance_scale": args.guidance_scale,
+            "temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p,
+            "batch_size": args.batch_size}
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "mesh", help="generate low-poly meshes of a class (GLB/OBJ/PLY/STL, PNG preview)",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("class_name", metavar="CLASS", help="shape class, e.g. chair")
+    parser.add_argument("--num", type=int, default=1, help="number of meshes (default 1)")
+    parser.add_argument("--out", help=f"output file, one of .{', .'.join(EXPORT_TYPES)} "
+                        "(default CLASS.glb)")
+    parser.add_argument("--separate", action="store_true",
+                        help="write each mesh to its own numbered file instead of side by side")
+    parser.add_argument("--png", help="also write a PNG preview (needs matplotlib)")
+    add_sampling_arguments(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    out = Path(args.out or f"{args.class_name}.glb")
+    if out.suffix.lstrip(".").lower() not in EXPORT_TYPES:
+        raise ValueError(f"--out: {out} must end in one of .{', .'.join(EXPORT_TYPES)}")
+    pipe = load_mesh_pipeline(args.model, args.device)
+    result = pipe(class_labels=[args.class_name], num_meshes=args.num,
+                  generator=torch.Generator().manual_seed(args.seed), **sampling_kwargs(args))
+    for index, report in enumerate(result.reports):
+        status = "valid" if report.valid else "INVALID"
+        notes = f" ({'; '.join(report.problems[:3])})" if report.problems else ""
+        print(f"{args.class_name} #{index}: {report.num_faces} faces, {status}{notes}")
+    if args.separate and len(result.meshes) > 1:
+        written = [export_meshes(mesh, out.with_name(f"{out.stem}_{i}{out.suffix}"))
+                   for i, mesh in enumerate(result.meshes) if len(mesh.faces)]
+    else:
+        written = [export_meshes(result.meshes, out)]
+    for path in written:
+        print(f"wrote {path}")
+    if args.png:
+        from omniar.eval.mesh_render import render_meshes
+
+        titles = [f"{args.class_name} #{i}" for i in range(len(result.meshes))]
+        render_meshes(result.meshes, args.png, titles=titles)
+        print(f"wrote {args.png}")
+    return 0

@@ -1,0 +1,309 @@
+"""Graph generation: `GraphPipeline` samples token sequences and decodes them to networkx graphs.
+
+The transformer is an unconditional `AutoregressiveModel` over the `GraphTokenizer` vocabulary;
+the order is `RasterOrder(tokenizer.max_sequence_length)` and decoding stops per sample at
+`<eos>`. A sequence the tokenizer cannot read cleanly is repaired by its decoder (bad tokens
+skipped) and the problems are returned per sample in `reports`; one bad sample never fails
+the batch.
+
+Grammar mask. With `grammar_mask=True` (the default) the logits of each step are restricted
+to tokens that keep the sequence well formed (`GraphGrammar`): `<bos>` first, node-type tokens
+until `<sep>`, then only node indices below the node count (no self loops, no repeated edges,
+at most `max_edges` edges in the G2PT serialisation). This is a logits processor applied by the
+pipeline (`GrammarMaskedModel` masks the model's output before the shared decode loop samples
+from it), not a change to the decode loop; it is exact for `decoding="sequential"`, which
+feeds one token per forward pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+import torch
+
+from omniar.data.graph_files import graph_to_record
+from omniar.models.ar_model import AutoregressiveModel
+from omniar.orders.raster import RasterOrder
+from omniar.pipelines.base import AutoregressivePipeline, GenerationOutput
+from omniar.samplers.condition import Condition
+from omniar.tokenizers.graph import GraphTokenizer
+
+OUTPUT_TYPES = ("networkx", "records", "tokens")
+FAMILIES = ("planar", "tree", "sbm", "community")
+
+_START, _NODES, _EDGES, _DONE = 0, 1, 2, 3
+
+
+class GraphGrammar:
+    """Which token ids may come next, for a batch of partial graph sequences.
+
+    State per sample: the section (before `<bos>`, nodes, edges, finished), the node count,
+    and in the edge section the position inside the current edge group (G2PT: source, target,
+    edge type) or the walk's previous node (Eulerian), plus the adjacency built so far.
+    `allowed()` is a (batch, vocab) boolean mask; it always allows at least one token.
+    """
+
+    def __init__(self, tokenizer: GraphTokenizer, batch_size: int, device: torch.device):
+        self.tok = tokenizer
+        n = tokenizer.max_nodes
+        self.device = device
+        self.section = torch.full((batch_size,), _START, dtype=torch.long, device=device)
+        self.nodes = torch.zeros(batch_size, dtype=torch.long, device=device)
+        self.slot = torch.zeros(batch_size, dtype=torch.long, device=device)
+        self.previous = torch.full((batch_size,), -1, dtype=torch.long, device=device)
+        self.edges = torch.zeros(batch_size, dtype=torch.long, device=device)
+        self.adjacency = torch.zeros(batch_size, n, n, dtype=torch.bool, device=device)
+        kinds = tokenizer.token_kinds.to(device)
+        self.is_node_type = kinds == 1
+        self.is_index = kinds == 2
+        self.is_edge_type = kinds == 3
+        self.index_range = torch.arange(n, device=device)
+
+    def advance(self, tokens: torch.Tensor) -> None:
+        """Update the state with one token per sample (B,)."""
+        tok, rows = self.tok, torch.arange(len(tokens), device=self.device)
+        index = (tokens - tok.index_offset).clamp(0, tok.max_nodes - 1)
+        is_index = self.is_index[tokens.clamp(0, tok.vocab_size - 1)]
+        start, nodes, edges = (self.section == s for s in (_START, _NODES, _EDGES))
+        self.nodes += (nodes & self.is_node_type[tokens.clamp(0, tok.vocab_size - 1)]).long()
+        self.section = torch.where(start & (tokens == tok.bos_token_id), _NODES, self.section)
+        self.section = torch.where(nodes & (tokens == tok.sep_token_id), _EDGES, self.section)
+        self.section = torch.where(tokens == tok.eos_token_id, _DONE, self.section)
+        if tok.serialization == "g2pt":
+            self._advance_g2pt(tokens, edges & (self.section == _EDGES), is_index, index, rows)
+        else:
+            self._advance_walk(tokens, edges & (self.section == _EDGES), is_index, index, rows)
+
+    def _advance_g2pt(self, tokens, edges, is_index, index, rows) -> None:
+        target = edges & is_index & (self.slot == 1)
+        source = self.previous.clamp(min=0)
+        self.adjacency[rows[target], source[target], index[target]] = True
+        self.adjacency[rows[target], index[target], source[target]] = True
+        self.edges += target.long()
+        group = 3 if self.tok.emits_edge_types else 2
+        self.previous = torch.where(edges & is_index & (self.slot == 0), index, self.previous)
+        self.slot = torch.where(edges, (self.slot + 1) % group, self.slot)
+
+    def _advance_walk(self, tokens, edges, is_index, index, rows) -> None:
+        jump = edges & (tokens == self.tok.jump_token_id)
+        self.previous = torch.where(edges & is_index, index, self.previous)
+        self.previous = torch.where(jump, -1, self.previous)
+        typed = edges & self.is_edge_type[tokens.clamp(0, self.tok.vocab_size - 1)]
+        self.slot = torch.where(typed, 1, torch.where((edges & is_index) | jump, 0, self.slot))
+
+    def allowed(self) -> torch.Tensor:
+        """(batch, vocab) mask of the tokens that keep each sequence well formed."""
+        tok = self.tok
+        batch = len(self.section)
+        mask = torch.zeros(batch, tok.vocab_size, dtype=torch.bool, device=self.device)
+        section = self.section
+        mask[:, tok.bos_token_id] = section == _START
+        nodes = section == _NODES
+        mask |= (nodes & (self.nodes < tok.max_nodes))[:, None] & self.is_node_type
+        mask[:, tok.sep_token_id] = nodes & (self.nodes >= 1)
+        below = self.index_range[None, :] < self.nodes[:, None]
+        if tok.serialization == "g2pt":
+            edge_mask, eos = self._g2pt_allowed(below)
+        else:
+            edge_mask, eos = self._walk_allowed(below)
+        edge_section = section == _EDGES
+        mask |= edge_section[:, None] & edge_mask
+        mask[:, tok.eos_token_id] |= edge_section & eos
+        mask[:, tok.pad_token_id] |= section == _DONE
+        return mask
+
+    def _index_mask(self, indices: torch.Tensor) -> torch.Tensor:
+        """Scatter a (batch, max_nodes) node mask into the index tokens of the vocabulary."""
+        mask = torch.zeros(len(indices), self.tok.vocab_size, dtype=torch.bool, device=self.device)
+        mask[:, self.tok.index_offset : self.tok.index_offset + self.tok.max_nodes] = indices
+        return mask
+
+    def _g2pt_allowed(self, below: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        rows = torch.arange(len(below), device=self.device)
+        degree = self.adjacency.sum(-1)
+        has_room = (degree < (self.nodes - 1)[:, None]) & below
+        room_left = self.edges < self.tok.max_edges
+        sources = has_room & room_left[:, None] & (self.slot == 0)[:, None]
+        src = self.previous.clamp(min=0)
+        targets = below & ~self.adjacency[rows, src] & (self.index_range[None] != src[:, None])
+        targets &= (self.slot == 1)[:, None]
+        mask = self._index_mask(sources | targets)
+        mask |= (self.slot == 2)[:, None] & self.is_edge_type
+        return mask, self.slot == 0
+
+    def _walk_allowed(self, below: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A walk starts at any node; it continues to another node (through an edge-type
+        token first when there are types), or ends with `<jump>` / `<eos>`."""
+        tok = self.tok
+        started = self.previous >= 0
+        not_previous = self.index_range[None] != self.previous[:, None]
+        if tok.emits_edge_types:
+            at_node = started & (self.slot == 0)
+            step = (self.slot == 1) | ~started
+            mask = self._index_mask(below & not_previous & step[:, None])
+            mask |= (at_node & (self.nodes >= 2))[:, None] & self.is_edge_type
+        else:
+            at_node = started
+            mask = self._index_mask(below & not_previous)
+        mask[:, tok.jump_token_id] = at_node
+        return mask, at_node | ~started
+
+
+class GrammarMaskedModel:
+    """Wraps an `AutoregressiveModel` so that its last logits obey `GraphGrammar`.
+
+    It feeds the grammar every token the decode loop feeds the model and masks the logits of
+    the last slot (the one sequential decoding samples from) to the allowed tokens. A call with
+    the condition prefix starts a new batch.
+    """
+
+    def __init__(self, model: AutoregressiveModel, tokenizer: GraphTokenizer):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.grammar: GraphGrammar | None = None
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    @property
+    def config(self):
+        return self.model.config
+
+    def new_cache(self, batch_size: int, max_length: int):
+        return self.model.new_cache(batch_size, max_length)
+
+    def __call__(self, tokens: torch.Tensor | None = None, **kwargs: Any):
+        output = self.model(tokens=tokens, **kwargs)
+        if kwargs.get("with_prefix"):
+            self.grammar = GraphGrammar(self.tokenizer, output.logits.shape[0], self.device)
+        if self.grammar is None:
+            raise RuntimeError("GrammarMaskedModel: the first call must feed the prefix")
+        if tokens is not None:
+            for column in tokens.unbind(1):
+                self.grammar.advance(column)
+        allowed = self.grammar.allowed()
+        output.logits[:, -1] = output.logits[:, -1].masked_fill(~allowed, float("-inf"))
+        return output
+
+
+@dataclass
+class GraphPipelineOutput(GenerationOutput):
+    """`graphs`: networkx graphs, JSON-lines records or token rows (per `output_type`);
+    `reports`: per graph, the problems the tokenizer's decoder repaired (empty when clean)."""
+
+    graphs: Any = None
+    reports: list[list[str]] = field(default_factory=list)
+
+
+class GraphPipeline(AutoregressivePipeline):
+    """Unconditional autoregressive graph generation.
+
+    Components: `transformer` (an `AutoregressiveModel` with `condition="none"`,
+    `rope_axes=1`, vocabulary = the tokenizer's) and `tokenizer` (`GraphTokenizer`).
+    Config: `sampling_presets` (name -> sampling settings; "default" is used unless another
+    preset is named) and `family` (the benchmark the model was trained on, e.g. "planar", used
+    by `omniar eval graph` for validity).
+    """
+
+    model_cpu_offload_seq = "transformer"
+
+    def __init__(
+        self,
+        transformer: AutoregressiveModel,
+        tokenizer: GraphTokenizer,
+        sampling_presets: dict | None = None,
+        family: str | None = None,
+    ):
+        super().__init__()
+        if transformer.config.vocab_size != tokenizer.vocab_size:
+            raise ValueError(
+                f"transformer vocab_size {transformer.config.vocab_size} does not match the "
+                f"tokenizer's {tokenizer.vocab_size}"
+            )
+        if transformer.config.condition != "none" or transformer.config.rope_axes != 1:
+            raise ValueError("transformer must have condition='none' and rope_axes=1 for graphs")
+        if family is not None and family not in FAMILIES:
+            raise ValueError(f"family must be one of {FAMILIES} or None, got {family!r}")
+        self.register_modules(transformer=transformer, tokenizer=tokenizer)
+        self.register_to_config(sampling_presets=dict(sampling_presets or {}), family=family)
+
+    @property
+    def order(self) -> RasterOrder:
+        return RasterOrder(self.tokenizer.max_sequence_length)
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        num_graphs: int = 1,
+        decoding: str = "sequential",
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        generator: torch.Generator | None = None,
+        batch_size: int = 16,
+        preset: str | None = None,
+        callback_on_step_end: Callable | None = None,
+        output_type: str = "networkx",
+        grammar_mask: bool = True,
+    ) -> GraphPipelineOutput:
+        """Sample `num_graphs` graphs.
+
+        Args:
+            num_graphs: how many graphs.
+            decoding: decoding strategy name (`omniar.samplers.registry`).
+            temperature, top_k, top_p: sampling settings; `None` takes the preset's value
+                (`top_k=0` and `top_p=1` mean off).
+            generator: torch generator for reproducible samples.
+            batch_size: micro-batch size (how many sequences are decoded at once).
+            preset: sampling preset name from the pipeline config (default "default").
+            callback_on_step_end: `fn(pipe, step, num_steps, {"tokens": tokens})` per step.
+            output_type: "networkx" (graphs), "records" (JSON-lines dicts) or "tokens"
+                (a (num_graphs, length) LongTensor, padded with `<pad>`).
+            grammar_mask: restrict sampling to well-formed sequences (module docstring).
+        """
+        self.check_count("num_graphs", num_graphs)
+        self.check_count("batch_size", batch_size)
+        if output_type not in OUTPUT_TYPES:
+            raise ValueError(f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}")
+        if not isinstance(grammar_mask, bool):
+            raise ValueError(  # noqa: TRY004 - bad input is a ValueError (project convention)
+                f"grammar_mask must be True or False, got {grammar_mask!r}"
+            )
+        sampling, guidance, settings = self.resolve_sampling(
+            preset, temperature=temperature, top_k=top_k, top_p=top_p
+        )
+        model = GrammarMaskedModel(self.transformer, self.tokenizer) if grammar_mask else self.transformer
+        tok = self.tokenizer
+        tokens, stats = self.generate_tokens(
+            model, self.order, Condition(num_graphs), sampling, guidance, generator=generator,
+            decoding=decoding, batch_size=batch_size, callback_on_step_end=callback_on_step_end,
+            stop_tokens=(tok.eos_token_id, tok.pad_token_id),
+        )
+        tokens = tokens.cpu()
+        decoded = [tok.decode(row, return_report=True) for row in tokens]
+        graphs = [graph for graph, _ in decoded]
+        reports = [report for _, report in decoded]
+        summary = {
+            **stats.as_dict(),
+            "decoding": decoding,
+            "grammar_mask": grammar_mask,
+            "sampling": {key: settings[key] for key in ("temperature", "top_k", "top_p")},
+            "num_repaired": sum(1 for report in reports if report),
+            "mean_nodes": sum(g.number_of_nodes() for g in graphs) / num_graphs,
+            "mean_edges": sum(g.number_of_edges() for g in graphs) / num_graphs,
+        }
+        self.maybe_free_model_hooks()
+        return GraphPipelineOutput(stats=summary, graphs=_convert(graphs, tokens, output_type),
+                                   reports=reports)
+
+
+def _convert(graphs: list[nx.Graph], tokens: torch.Tensor, output_type: str) -> Any:
+    if output_type == "networkx":
+        return graphs
+    if output_type == "records":
+        return [graph_to_record(graph) for graph in graphs]
+    return tokens
