@@ -60,9 +60,7 @@ def test_a_patch_slot_is_the_mean_of_its_token_embeddings():
     model = tiny_model()
     tokens = torch.randint(0, VOCAB, (2, 16))
     seen = {}
-    model.backbone.register_forward_pre_hook(
-        lambda module, args: seen.setdefault("embeds", args[0])
-    )
+    model.backbone.register_forward_pre_hook(lambda module, args: seen.update(embeds=args[0]))
     output = model(
         **order.teacher_forcing_inputs(tokens), with_prefix=True, class_labels=torch.tensor([0, 1])
     )
