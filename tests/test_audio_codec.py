@@ -20,7 +20,6 @@ from omniar.training.audio_losses import (
 )
 
 REPO = Path(__file__).parents[1]
-DATA_ROOT = REPO / ".." / "shared" / "data"
 TINY = {
     "channels": 4,
     "latent_dim": 8,
@@ -33,6 +32,14 @@ TINY = {
 def tone(seconds: float = 0.2, rate: int = 8000, freq: float = 440.0) -> torch.Tensor:
     t = torch.arange(round(seconds * rate)) / rate
     return (0.5 * torch.sin(2 * math.pi * freq * t)).float()
+
+
+@pytest.fixture
+def fsdd_root(shared_data: Path) -> Path:
+    """The shared data root, skipping when it holds no FSDD recordings."""
+    if not (shared_data / "fsdd" / "recordings").is_dir():
+        pytest.skip(f"FSDD data not found at {shared_data / 'fsdd' / 'recordings'}")
+    return shared_data
 
 
 @pytest.fixture(scope="module")
@@ -146,13 +153,20 @@ def test_overfit_tone_round_trip() -> None:
 
     snr_before, mel_before = quality()
     codec.train()
-    for _ in range(150):
-        out = codec(target)
-        loss = mel_loss(out.audio, target) + F.l1_loss(out.audio, target)
-        loss = loss + 0.25 * out.commitment_loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    # Thousands of tiny ops: extra intra-op threads only add synchronisation (and stall badly on
+    # a busy machine), so this loop runs single-threaded.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for _ in range(150):
+            out = codec(target)
+            loss = mel_loss(out.audio, target) + F.l1_loss(out.audio, target)
+            loss = loss + 0.25 * out.commitment_loss
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    finally:
+        torch.set_num_threads(threads)
     snr_after, mel_after = quality()
     assert snr_before < -10.0
     assert snr_after > 8.0
@@ -177,9 +191,7 @@ def test_adversarial_losses_route_gradients() -> None:
 
 
 @pytest.mark.parametrize("recipe_name", ["fsdd_codec", "fsdd_digit_classifier"])
-def test_recipe_builds_and_steps(recipe_name: str, tmp_path: Path) -> None:
-    if not (DATA_ROOT / "fsdd" / "recordings").is_dir():
-        pytest.skip(f"FSDD data not found at {DATA_ROOT / 'fsdd' / 'recordings'}")
+def test_recipe_builds_and_steps(recipe_name: str, fsdd_root: Path, tmp_path: Path) -> None:
     from omniar.training.recipes import build_setup
 
     recipe = yaml.safe_load((REPO / "recipes" / f"{recipe_name}.yaml").read_text())
@@ -187,7 +199,7 @@ def test_recipe_builds_and_steps(recipe_name: str, tmp_path: Path) -> None:
     if recipe_name == "fsdd_codec":
         recipe["model"].update(TINY)
         recipe["discriminator"].update(enabled=True, start_step=0, channels=4)
-    setup = build_setup(recipe, DATA_ROOT, output_dir=str(tmp_path), max_steps=1)
+    setup = build_setup(recipe, fsdd_root, output_dir=str(tmp_path), max_steps=1)
     batch = torch.utils.data.default_collate([setup.train_dataset[i] for i in range(4)])
     loss, logs = setup.loss_fn(setup.model, batch, 0)
     loss.backward()
@@ -198,9 +210,7 @@ def test_recipe_builds_and_steps(recipe_name: str, tmp_path: Path) -> None:
         assert AudioCodecTokenizer.from_pretrained(str(tmp_path / "final")).num_quantizers == 8
 
 
-def test_evaluate_codec_report(tmp_path: Path) -> None:
-    if not (DATA_ROOT / "fsdd" / "recordings").is_dir():
-        pytest.skip(f"FSDD data not found at {DATA_ROOT / 'fsdd' / 'recordings'}")
+def test_evaluate_codec_report(fsdd_root: Path, tmp_path: Path) -> None:
     from omniar.eval.digit_classifier import DigitClassifier, evaluate_codec
 
     torch.manual_seed(0)
@@ -208,7 +218,7 @@ def test_evaluate_codec_report(tmp_path: Path) -> None:
     DigitClassifier(channels=(4, 8)).save_pretrained(tmp_path / "classifier")
     report = evaluate_codec(
         tmp_path / "codec",
-        DATA_ROOT,
+        fsdd_root,
         tmp_path / "classifier",
         max_clips=6,
         output_path=tmp_path / "report.json",

@@ -26,8 +26,6 @@ from omniar.data.fsdd import (
     parse_speaker,
 )
 
-DATA_ROOT = Path(__file__).parents[1] / ".." / "shared" / "data"
-
 
 def tone(seconds: float = 0.25, rate: int = 8000, freq: float = 440.0) -> torch.Tensor:
     t = torch.arange(int(seconds * rate)) / rate
@@ -154,14 +152,16 @@ def test_fsdd_missing_root_raises(tmp_path: Path) -> None:
         list_recordings(tmp_path)
 
 
-def _require_fsdd() -> Path:
-    if not (DATA_ROOT / "fsdd" / "recordings").is_dir():
-        pytest.skip(f"FSDD data not found at {DATA_ROOT / 'fsdd' / 'recordings'}")
-    return DATA_ROOT
+@pytest.fixture
+def fsdd_root(shared_data: Path) -> Path:
+    """The shared data root, skipping when it holds no FSDD recordings."""
+    if not (shared_data / "fsdd" / "recordings").is_dir():
+        pytest.skip(f"FSDD data not found at {shared_data / 'fsdd' / 'recordings'}")
+    return shared_data
 
 
-def test_fsdd_split() -> None:
-    root = _require_fsdd()
+def test_fsdd_split(fsdd_root: Path) -> None:
+    root = fsdd_root
     train, test = list_recordings(root, "train"), list_recordings(root, "test")
     assert len(train) == 2250 and len(test) == 250
     assert all(r.take >= 5 for r in train) and all(r.take < 5 for r in test)
@@ -171,8 +171,8 @@ def test_fsdd_split() -> None:
     assert list_recordings(root / "fsdd" / "recordings", "test") == test
 
 
-def test_fsdd_filters_and_dataset() -> None:
-    root = _require_fsdd()
+def test_fsdd_filters_and_dataset(fsdd_root: Path) -> None:
+    root = fsdd_root
     subset = list_recordings(root, "test", digits=["seven"], speakers=["theo"])
     assert [(r.digit, r.speaker) for r in subset] == [(7, "theo")] * 5
     with pytest.raises(ValueError, match="unknown speaker 'nobody'"):
