@@ -19,8 +19,6 @@ from omniar.data.emoji import (
 )
 from omniar.data.images import ImageFolderDataset
 
-EMOJI_ROOT = Path(__file__).parents[1] / ".." / "shared" / "data" / "noto-emoji"
-
 
 def write_image(path: Path, mode: str = "RGB", size: int = 8, value: int = 128) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -101,15 +99,17 @@ def test_emoji_captions_and_bases_from_code_points():
         code_points_from_file_name("smile.png")
 
 
-def _png32() -> Path:
-    root = EMOJI_ROOT / "png32"
+@pytest.fixture
+def png32(shared_data: Path) -> Path:
+    """The shared Noto emoji png32 folder, skipping when it is absent."""
+    root = shared_data / "noto-emoji" / "png32"
     if not root.is_dir():
         pytest.skip(f"shared Noto emoji data not found at {root}")
     return root
 
 
-def test_emoji_split_holds_out_whole_bases():
-    root = _png32()
+def test_emoji_split_holds_out_whole_bases(png32):
+    root = png32
     names = sorted(path.name for path in root.glob("emoji_u*.png"))
     heldout = NotoEmojiDataset(root, "heldout")
     heldout_names = set(heldout.file_names)
@@ -127,8 +127,8 @@ def test_emoji_split_holds_out_whole_bases():
         heldout.index_of("no such emoji")
 
 
-def test_emoji_train_split_and_png72_resize():
-    root = _png32()
+def test_emoji_train_split_and_png72_resize(png32):
+    root = png32
     train = NotoEmojiDataset(root, "train")
     assert all(train.captions) and not any(is_heldout(points) for points in train.code_points)
     assert len(train) + len(NotoEmojiDataset(root, "heldout")) == len(

@@ -9,8 +9,9 @@ sequences, and single code points newer than Python's Unicode database, the CLDR
 the ``emoji`` package (``emoji.demojize``), with colons dropped and underscores turned into spaces
 (``"woman police officer medium skin tone"``); flags, which the ``emoji`` package names after the
 country alone, get "flag" in front, as in CLDR's "flag: France" (``"flag france"``). Noto's one
-private-use glyph, U+FE82B, is the "unknown flag". Two files share a caption ("man in tuxedo": U+1F935's Unicode name and the
-U+1F935 U+200D U+2642 sequence); :meth:`NotoEmojiDataset.index_of` returns the first.
+private-use glyph, U+FE82B, is the "unknown flag". Two files share a caption ("man in tuxedo":
+U+1F935's Unicode name and the U+1F935 U+200D U+2642 sequence);
+:meth:`NotoEmojiDataset.index_of` returns the first.
 
 Split: an emoji's *base* is its code points without skin-tone modifiers (U+1F3FB-U+1F3FF) and
 U+FE0F. A base is held out when the first byte of the SHA-256 of its dash-joined lower-case hex

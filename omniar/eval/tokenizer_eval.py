@@ -65,7 +65,7 @@ def _flat_codes(codes: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
 def tokenizer_metrics(
     tokenizer: ImageTokenizer, images: Dataset, batch_size: int = 64
 ) -> dict[str, Any]:
-    """Compute the module's figures for ``tokenizer`` over ``images`` (items start with a tensor)."""
+    """The module's figures for ``tokenizer`` over ``images`` (items start with a tensor)."""
     was_training = tokenizer.training
     tokenizer.eval()
     device = tokenizer.device
