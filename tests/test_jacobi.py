@@ -154,10 +154,6 @@ def test_greedy_jacobi_equals_greedy_sequential(name, order, axes, guidance):
             assert 1 <= stats.forward_passes <= order.num_steps
 
 
-@pytest.mark.xfail(
-    strict=True, raises=ValueError,
-    reason="jacobi's step_logits path does not yet hand the neighbor order its vertical logits",
-)
 def test_greedy_jacobi_equals_sequential_for_neighbor_order():
     if "neighbor" not in ORDERS:
         pytest.skip("omniar.orders has no neighbor order yet")

@@ -268,9 +268,11 @@ class _JacobiRun:
             fed_slots = torch.cat([slots, slots]) if state.guided else slots
             adaln = None if output.adaln_cond is None else output.adaln_cond[fed_rows]
             index = (fed_rows[:, None], fed_slots)
+            vertical = output.vertical_logits
             part = ARModelOutput(
                 output.logits[index], output.hidden[index], adaln,
                 self.prefix_length if step == 0 else 0,
+                None if vertical is None else vertical[index],
             )
             step_logits = self.order.step_logits(part.logits, step, part)
             if state.guided:
