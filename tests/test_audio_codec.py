@@ -210,6 +210,30 @@ def test_recipe_builds_and_steps(recipe_name: str, fsdd_root: Path, tmp_path: Pa
         assert AudioCodecTokenizer.from_pretrained(str(tmp_path / "final")).num_quantizers == 8
 
 
+def test_second_stage_recipe_starts_from_the_first_stage_codec(
+    codec: AudioCodecTokenizer, fsdd_root: Path, tmp_path: Path
+) -> None:
+    from omniar.training.recipes import build_setup
+
+    first = tmp_path / "first"
+    codec.save_pretrained(str(first))
+    recipe = yaml.safe_load((REPO / "recipes" / "fsdd_codec_gan.yaml").read_text())
+    recipe["init_from"] = str(first)
+    recipe["eval"]["clips"] = 4
+    recipe["discriminator"]["channels"] = 4
+    setup = build_setup(recipe, fsdd_root, output_dir=str(tmp_path / "run"), max_steps=1)
+    continued = setup.model.codec.state_dict()
+    for name, tensor in codec.state_dict().items():
+        assert torch.equal(continued[name], tensor), name
+    assert setup.model.discriminator is not None
+
+    with pytest.raises(ValueError, match="not both"):
+        build_setup({**recipe, "model": TINY}, fsdd_root, output_dir=str(tmp_path / "r2"))
+    with pytest.raises(ValueError, match="no config.json"):
+        build_setup({**recipe, "init_from": str(tmp_path / "missing")}, fsdd_root,
+                    output_dir=str(tmp_path / "r3"))
+
+
 def test_evaluate_codec_report(fsdd_root: Path, tmp_path: Path) -> None:
     from omniar.eval.digit_classifier import DigitClassifier, evaluate_codec
 

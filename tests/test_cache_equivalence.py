@@ -11,10 +11,16 @@ from omniar.samplers.guidance import GuidanceSchedule, guide
 
 
 def make_model(rope_axes: int, condition: str = "class", **kwargs) -> AutoregressiveModel:
-    return AutoregressiveModel(
+    """A tiny model whose every weight is perturbed: zero-initialised AdaLN gates would make the
+    attention path vanish and the cached-vs-full comparison vacuous."""
+    model = AutoregressiveModel(
         vocab_size=11, hidden_size=32, num_layers=2, num_heads=4, num_kv_heads=2, rope_axes=rope_axes,
         qk_norm=True, condition=condition, class_sizes=[3, 4], text_dim=6, **kwargs,
     ).eval()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(0.1 * torch.randn_like(parameter))
+    return model
 
 
 def stepwise_logits(model, order, condition, tokens, guidance, rollback_at=None):
@@ -54,7 +60,7 @@ def full_logits(model, order, condition, tokens, guidance):
         [torch.full((len(step.targets),), i) for i, step in enumerate(order.steps)]
     )
     scales = torch.tensor([guidance.scale_at(int(s), order.num_steps) for s in steps_of_target])
-    return guide(logits[:batch], logits[batch:], scales.view(1, -1, 1))
+    return guide(logits[:batch], logits[batch:], scales.view(1, -1, *[1] * (logits.ndim - 2)))
 
 
 CASES = [

@@ -6,6 +6,7 @@ from typing import Any
 
 from omniar.orders.base import Order
 from omniar.orders.block_causal import BlockCausalOrder
+from omniar.orders.delay_pattern import DelayPatternOrder
 from omniar.orders.neighbor import NeighborOrder
 from omniar.orders.next_patch import NextPatchOrder
 from omniar.orders.next_scale import NextScaleOrder
@@ -17,6 +18,7 @@ ORDERS: dict[str, type[Order]] = {
     "neighbor": NeighborOrder,
     "next_patch": NextPatchOrder,
     "next_scale": NextScaleOrder,
+    "delay_pattern": DelayPatternOrder,
 }
 
 

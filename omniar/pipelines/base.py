@@ -132,10 +132,12 @@ class AutoregressivePipeline(DiffusionPipeline):
         callback_on_step_end: Callable | None = None,
         stop_tokens: tuple[int, int] | None = None,
         context: Any = None,
+        make_stop: Callable[[int, torch.device], StopCondition] | None = None,
     ) -> tuple[torch.Tensor, DecodeStats]:
         """Decode `condition.batch_size` samples in micro-batches of `batch_size`.
 
-        `stop_tokens` = (eos, pad) for variable-length sequences. `callback_on_step_end(pipe,
+        `stop_tokens` = (eos, pad) for variable-length sequences; `make_stop(batch, device)`
+        builds another `StopCondition` per micro-batch instead. `callback_on_step_end(pipe,
         step, num_steps, {"tokens": tokens})` is called after every decoding step.
         """
         decode = get_decoder(decoding)
@@ -151,7 +153,9 @@ class AutoregressivePipeline(DiffusionPipeline):
             for chunk in chunks:
                 part = condition.select(chunk)
                 stop = None
-                if stop_tokens is not None:
+                if make_stop is not None:
+                    stop = make_stop(part.batch_size, model.device)
+                elif stop_tokens is not None:
                     stop = StopCondition(part.batch_size, stop_tokens[0], stop_tokens[1], model.device)
                 tokens, stats = decode(
                     model, order, part, sampling, guidance, generator=generator, context=context,

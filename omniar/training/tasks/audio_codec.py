@@ -2,7 +2,8 @@
 
 Recipe keys (see recipes/fsdd_codec.yaml):
 
-- ``model``: ``AudioCodecTokenizer`` config.
+- ``model``: ``AudioCodecTokenizer`` config; or ``init_from``: a trained codec folder to continue
+  from in a further stage (see recipes/fsdd_codec_gan.yaml).
 - ``data``: ``path`` (FSDD recordings, relative to the data root), ``segment_seconds`` (random
   crop length; shorter clips are zero-padded), ``gain_db`` (random gain range).
 - ``loss``: weights ``mel`` (multi-resolution mel), ``waveform_l1``, ``commitment``, and
@@ -110,9 +111,24 @@ def _merge(defaults: dict[str, Any], given: dict[str, Any] | None, section: str)
     return {**defaults, **given}
 
 
+def _initial_codec(recipe: dict) -> AudioCodecTokenizer:
+    """A fresh codec from ``model``, or the trained one at ``init_from`` for a further stage
+    (e.g. adversarial fine-tuning of a codec trained on reconstruction losses alone)."""
+    init_from = recipe.get("init_from")
+    if init_from is None:
+        return AudioCodecTokenizer(**recipe.get("model", {}))
+    if recipe.get("model"):
+        raise ValueError("give either 'model' (a new codec) or 'init_from' (a trained codec "
+                         "folder), not both: the folder's config.json fixes the architecture")
+    if not (Path(init_from) / "config.json").is_file():
+        raise ValueError(f"init_from: {init_from} is not a saved codec folder (no config.json); "
+                         "train the first stage first")
+    return AudioCodecTokenizer.from_pretrained(init_from)
+
+
 def build(recipe: dict, data_root: str | None) -> TrainingSetup:
     """Build the codec training setup from a recipe (see the module docstring)."""
-    codec = AudioCodecTokenizer(**recipe.get("model", {}))
+    codec = _initial_codec(recipe)
     data = dict(recipe.get("data", {}))
     path = Path(data_root or ".") / data.get("path", "fsdd/recordings")
     segment = round(float(data.get("segment_seconds", 0.5)) * codec.sample_rate)
