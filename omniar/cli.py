@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("generate", "train", "eval", "bench", "list")
+COMMANDS = ("generate", "train", "eval", "bench", "demo", "list")
 
 
 def build_parser() -> argparse.ArgumentParser:
