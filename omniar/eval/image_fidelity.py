@@ -53,10 +53,14 @@ def fidelity_features(images: torch.Tensor) -> torch.Tensor:
     if images.shape[-2:] != (FEATURE_SIZE, FEATURE_SIZE):
         shrinking = images.shape[-1] > FEATURE_SIZE
         images = F.interpolate(
-            images, size=(FEATURE_SIZE, FEATURE_SIZE), mode="area" if shrinking else "bilinear",
+            images,
+            size=(FEATURE_SIZE, FEATURE_SIZE),
+            mode="area" if shrinking else "bilinear",
             **({} if shrinking else {"align_corners": False}),
         )
-    blurred = gaussian_blur(images.clamp(0, 1), [BLUR_KERNEL, BLUR_KERNEL], [BLUR_SIGMA, BLUR_SIGMA])
+    blurred = gaussian_blur(
+        images.clamp(0, 1), [BLUR_KERNEL, BLUR_KERNEL], [BLUR_SIGMA, BLUR_SIGMA]
+    )
     return blurred.flatten(1)
 
 
@@ -97,9 +101,9 @@ class EmojiRetrieval:
                 f"prompts: expected one prompt per image ({images.shape[0]}), got {len(prompts)}"
             )
         distances = self.distances(images)
-        target = torch.stack([
-            distances[row, self.indices_of(prompt)].min() for row, prompt in enumerate(prompts)
-        ])
+        target = torch.stack(
+            [distances[row, self.indices_of(prompt)].min() for row, prompt in enumerate(prompts)]
+        )
         return (distances < (target - TIE_TOLERANCE)[:, None]).sum(dim=1)
 
     def nearest_captions(self, images: torch.Tensor) -> list[str]:
