@@ -100,6 +100,7 @@ def test_save_load_round_trip_gives_identical_samples(pipe, tmp_path):
         ({"decoding": "telepathy"}, "decoding"),
         ({"preset": "nope"}, "preset"),
         ({"grammar_mask": "yes"}, "grammar_mask"),
+        ({"decoding": "jacobi", "grammar_mask": True}, "grammar_mask"),
     ],
 )
 def test_bad_arguments_name_themselves(pipe, kwargs, name):
@@ -150,6 +151,12 @@ def test_grammar_only_allows_well_formed_sequences(serialization, edge_types):
             assert [p for p in problems if "repeated with another type" not in p] == []
         if serialization == "g2pt":
             assert graph.number_of_edges() <= 9
+
+
+def test_jacobi_decoding_runs_without_the_mask(pipe):
+    out = pipe(num_graphs=3, decoding="jacobi", generator=torch.Generator().manual_seed(0))
+    assert len(out.graphs) == 3 and out.stats["grammar_mask"] is False
+    assert out.stats["decoding"] == "jacobi"
 
 
 def test_unmasked_sampling_reports_instead_of_failing(pipe):
@@ -243,3 +250,17 @@ def test_cli_eval_writes_json_and_table(pipe, tmp_path, capsys):
     assert "DiGress" in table and "V.U.N." in table and "omniar (pipe)" in table
     assert cli_main([*args[:3], "--data-root", str(tmp_path / "nowhere"), "--family", "tree"]) == 2
     assert "tree_test.jsonl" in capsys.readouterr().err
+
+
+def test_embedded_tree_model_generates_trees():
+    """The shipped graphs-tree pipeline loads by name and samples valid 64-node trees."""
+    from omniar.commands.generate_graph import load_pipeline
+
+    if not (REPO / "assets" / "graphs-tree" / "model_index.json").is_file():
+        pytest.skip("assets/graphs-tree is not in this checkout")
+    pipe = load_pipeline("graphs-tree", "cpu")
+    pipe.set_progress_bar_config(disable=True)
+    out = pipe(num_graphs=4, generator=torch.Generator().manual_seed(0))
+    assert out.stats["sampling"]["temperature"] == 0.7
+    assert [g.number_of_nodes() for g in out.graphs] == [64] * 4
+    assert sum(nx.is_tree(g) for g in out.graphs) >= 3

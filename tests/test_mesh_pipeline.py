@@ -15,7 +15,8 @@ from omniar.cli import main
 from omniar.commands.eval_mesh import evaluate_generation
 from omniar.data.shapes import ShapesDataset
 from omniar.models.ar_model import AutoregressiveModel
-from omniar.pipelines.mesh import MeshPipeline, export_meshes, repair_mesh
+from omniar.pipelines.mesh import MeshPipeline, export_meshes
+from omniar.pipelines.mesh_repair import repair_mesh
 from omniar.tokenizers.mesh import MeshTokenizer
 from omniar.training.tasks.mesh_ar import PaddedRasterLoss, choose_preset
 
@@ -29,7 +30,8 @@ def tiny_pipeline() -> MeshPipeline:
     model = AutoregressiveModel(tokenizer.vocab_size, hidden_size=32, num_layers=2, num_heads=4,
                                 class_sizes=[len(CLASSES)]).eval()
     pipe = MeshPipeline(model, tokenizer, class_names=CLASSES,
-                        sampling_presets={"default": {"temperature": 1.0}, "cold": {"temperature": 0.5}})
+                        sampling_presets={"default": {"temperature": 1.0},
+                                          "cold": {"temperature": 0.5}})
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -57,18 +59,50 @@ def test_returns_trimesh_meshes_that_export_to_glb(pipe, tmp_path):
     assert all(isinstance(mesh, trimesh.Trimesh) for mesh in out.meshes)
     assert [r.class_name for r in out.reports] == ["cube", "cube", "lamp", "lamp"]
     assert out.stats["samples"] == 4 and out.stats["sampling"]["guidance_scale"] == 2.0
-    assert 0.0 <= out.stats["valid_fraction"] <= 1.0
+    assert 0.0 <= out.stats["valid_fraction"] <= 1.0 and out.stats["grammar"] == "manifold"
     for mesh, report in zip(out.meshes, out.reports):
         assert report.num_faces == len(mesh.faces)
         assert 1 <= report.num_tokens <= pipe.tokenizer.max_sequence_length
-        # Random weights: the sequences are garbage, which must be reported, not raised.
-        assert report.problems and not report.valid
+        # Random weights: the grammar had to override the model, which is reported.
+        assert report.grammar["overrides"] > 0 and report.grammar["masked_mass"] > 0
+        assert set(report.repairs) == {"merged_vertices", "dropped_faces", "filled_faces",
+                                       "flipped_faces"}
+        assert "valid" in report.raw_checks
     with_faces = [mesh for mesh in out.meshes if len(mesh.faces)]
     assert with_faces
     for index, mesh in enumerate(with_faces):
         path = export_meshes(mesh, tmp_path / f"mesh_{index}.glb")
         loaded = trimesh.load(path, force="mesh")
         assert len(loaded.faces) == len(mesh.faces)
+
+
+def test_without_grammar_garbage_is_reported_not_raised(pipe):
+    out = generate(pipe, grammar="none", repair=False)
+    assert out.stats["grammar"] == "none" and out.stats["repaired_fraction"] == 0.0
+    for report in out.reports:
+        assert report.problems and not report.valid
+        assert report.grammar == {"overrides": 0, "masked_mass": 0.0}
+        assert report.checks == report.raw_checks
+
+
+@pytest.mark.parametrize("level", ["syntax", "manifold", "closed"])
+def test_grammar_levels_give_decodable_sequences(pipe, level):
+    out = generate(pipe, grammar=level, repair=False, guidance_scale=1.5, num_meshes=3)
+    for mesh, report in zip(out.meshes, out.reports):
+        assert report.ended and len(mesh.faces) >= 1
+        assert [p for p in report.problems if "incomplete last face" not in p] == []
+        assert report.raw_checks["nondegenerate"]
+        if level != "syntax":
+            assert report.raw_checks["winding_consistent"]
+
+
+def test_grammar_needs_sequential_decoding(pipe):
+    out = generate(pipe, decoding="jacobi")
+    assert out.stats["grammar"] == "none"
+    with pytest.raises(ValueError, match="sequential"):
+        generate(pipe, decoding="jacobi", grammar="closed")
+    with pytest.raises(ValueError, match="grammar must be one of"):
+        generate(pipe, grammar="strict")
 
 
 def test_same_seed_same_meshes(pipe):
@@ -128,11 +162,16 @@ def test_repair_closes_a_crack_one_level_wide():
     faces[1] = faces[1, ::-1]
     cracked = trimesh.Trimesh(vertices, faces, process=False)
     assert not cracked.is_watertight and not cracked.is_winding_consistent
-    fixed = repair_mesh(cracked, merge_distance=1.001 * step)
+    fixed, report = repair_mesh(cracked, merge_distance=1.001 * step)
     assert fixed.is_watertight and fixed.is_winding_consistent and fixed.volume > 0
     assert len(fixed.faces) == 12 and len(cracked.vertices) == 9
     np.testing.assert_allclose(fixed.volume, cube.volume)
-    assert not repair_mesh(cracked, merge_distance=0.5 * step).is_watertight
+    assert report.as_dict() == {"merged_vertices": 1, "dropped_faces": 0, "filled_faces": 0,
+                                "flipped_faces": 1}
+    unmerged, report = repair_mesh(cracked, merge_distance=0.5 * step)
+    assert not unmerged.is_watertight and report.merged_vertices == 0 and report.changed
+    untouched, report = repair_mesh(cube, merge_distance=1.001 * step)
+    assert not report.changed and np.array_equal(untouched.faces, cube.faces)
 
 
 def test_chunked_loss_equals_one_padded_batch():
@@ -150,9 +189,11 @@ def test_chunked_loss_equals_one_padded_batch():
 def test_choose_preset_prefers_valid_then_1nna_near_half():
     results = {"hot": {"valid_fraction": 0.6, "1nna": 0.5},
                "warm": {"valid_fraction": 0.92, "1nna": 0.8},
-               "cold": {"valid_fraction": 0.99, "1nna": 0.9}}
+               "cold": {"valid_fraction": 0.99, "1nna": 0.9},
+               "frozen": {"valid_fraction": 0.99, "1nna": 0.95}}
     assert choose_preset(results, min_valid=0.9) == "warm"
-    assert choose_preset(results, min_valid=0.995) == "hot"
+    # Nothing valid enough: the most valid wins, 1-NNA breaks the tie.
+    assert choose_preset(results, min_valid=0.995) == "cold"
 
 
 def test_evaluate_generation_scores_per_class(pipe):
@@ -161,6 +202,7 @@ def test_evaluate_generation_scores_per_class(pipe):
     overall = figures["overall"]
     assert overall["num_generated"] == 6 and overall["num_reference"] == 6
     assert 0.0 <= overall["valid_fraction_raw"] <= 1.0
+    assert overall["grammar_overrides_mean"] > 0 and 0.0 <= overall["repaired_fraction"] <= 1.0
     renamed = MeshPipeline(pipe.transformer, pipe.tokenizer, class_names=["a", "b", "c"])
     with pytest.raises(ValueError, match="procedural"):
         evaluate_generation(renamed, num_per_class=1)

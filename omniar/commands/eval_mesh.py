@@ -7,7 +7,10 @@ Generation: ``--num`` meshes per class, compared with as many held-out procedura
 same class: share of valid meshes (faces present, no degenerate faces, consistent winding,
 watertight, as every procedural shape is), COV, MMD and 1-NNA (Chamfer on sampled surface
 points, `omniar.eval.mesh_metrics`), per class and overall. ``valid_fraction_raw`` is the share
-as decoded, before the pipeline's repair (`omniar.pipelines.mesh.repair_mesh`). ``--num 0`` measures the tokenizer only.
+as decoded, before the pipeline's repair (`omniar.pipelines.mesh_repair`); ``repaired_fraction``
+the share the repair changed; ``grammar_overrides_mean`` how many steps per mesh the grammar
+mask overrode the model's most likely token (``--grammar``, `omniar.pipelines.mesh_grammar`).
+``--num 0`` measures the tokenizer only.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from omniar.commands.generate_mesh import (
@@ -26,13 +28,8 @@ from omniar.commands.generate_mesh import (
     sampling_kwargs,
 )
 from omniar.data.shapes import SHAPE_CLASSES, generate_shapes
-from omniar.eval.mesh_metrics import (
-    evaluate_meshes,
-    mesh_validity,
-    round_trip_error,
-    tokens_per_face,
-)
-from omniar.pipelines.mesh import MeshPipeline, repair_mesh
+from omniar.eval.mesh_metrics import evaluate_meshes, round_trip_error, tokens_per_face
+from omniar.pipelines.mesh import MeshPipeline, summarize_reports
 
 
 def tokenizer_figures(pipe: MeshPipeline, num_per_class: int = 20, seed: int = 0) -> dict[str, Any]:
@@ -54,8 +51,10 @@ def evaluate_generation(
 ) -> dict[str, Any]:
     """Generate ``num_per_class`` meshes per class and score them against held-out shapes.
 
-    ``sampling`` goes to the pipeline call (preset, temperature, guidance_scale, ...);
-    ``batch_size`` meshes are decoded together.
+    ``sampling`` goes to the pipeline call (preset, temperature, guidance_scale, grammar,
+    repair, ...); ``batch_size`` meshes are decoded together. Validity and the set metrics are
+    measured on the pipeline's output meshes; the per-sample reports add the share valid before
+    repair and what the grammar and the repair did.
     Returns ``{"overall": metrics, "per_class": {name: metrics}, "stats": decoding stats}``.
     """
     classes = pipe.class_names
@@ -64,21 +63,17 @@ def evaluate_generation(
         raise ValueError(f"--model: classes {unknown} are not procedural shape classes "
                          f"{SHAPE_CLASSES}, so there is no held-out reference to compare with")
     reference = generate_shapes(num_per_class, "held_out", seed, classes)
-    result = pipe(class_labels=classes, num_meshes=num_per_class, repair=False,
+    result = pipe(class_labels=classes, num_meshes=num_per_class,
                   generator=torch.Generator().manual_seed(seed), batch_size=batch_size, **sampling)
-    raw_valid = [mesh_validity(mesh)["valid"] for mesh in result.meshes]
-    generated = [repair_mesh(mesh, pipe.merge_distance) for mesh in result.meshes]
     labels = [report.class_name for report in result.reports]
 
     def score(names: list[str]) -> dict[str, float]:
         picked = [i for i, label in enumerate(labels) if label in names]
-        metrics = evaluate_meshes([generated[i] for i in picked],
+        metrics = evaluate_meshes([result.meshes[i] for i in picked],
                                   [m for m, c in reference if SHAPE_CLASSES[c] in names],
                                   num_points=num_points, seed=seed)
-        metrics["valid_fraction_raw"] = float(np.mean([raw_valid[i] for i in picked]))
-        metrics["ended_fraction"] = float(np.mean([result.reports[i].ended for i in picked]))
-        metrics["mean_faces"] = float(np.mean([result.reports[i].num_faces for i in picked]))
-        return metrics
+        reports = summarize_reports([result.reports[i] for i in picked])
+        return {**metrics, **{key: value for key, value in reports.items() if key not in metrics}}
 
     return {"overall": score(classes), "per_class": {name: score([name]) for name in classes},
             "stats": result.stats}
@@ -100,8 +95,9 @@ def register(subparsers) -> None:
 
 def _row(name: str, metrics: dict[str, float]) -> str:
     return (f"{name:<10} {metrics['valid_fraction']:>6.2f} {metrics['valid_fraction_raw']:>6.2f} "
-            f"{metrics['watertight_fraction']:>6.2f} {metrics['cov']:>6.2f} {metrics['mmd']:>8.4f} "
-            f"{metrics['1nna']:>6.2f} {metrics['mean_faces']:>7.1f}")
+            f"{metrics['watertight_fraction']:>6.2f} {metrics['repaired_fraction']:>6.2f} "
+            f"{metrics['grammar_overrides_mean']:>6.1f} {metrics['cov']:>6.2f} "
+            f"{metrics['mmd']:>8.4f} {metrics['1nna']:>6.2f} {metrics['mean_faces']:>7.1f}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -119,8 +115,8 @@ def run(args: argparse.Namespace) -> int:
     if args.num:
         figures["generation"] = evaluate_generation(
             pipe, args.num, args.seed, **sampling_kwargs(args))
-        print(f"{'class':<10} {'valid':>6} {'raw':>6} {'closed':>6} {'COV':>6} {'MMD':>8} "
-              f"{'1-NNA':>6} {'faces':>7}")
+        print(f"{'class':<10} {'valid':>6} {'raw':>6} {'closed':>6} {'fixed':>6} {'overr.':>6} "
+              f"{'COV':>6} {'MMD':>8} {'1-NNA':>6} {'faces':>7}")
         for name, metrics in figures["generation"]["per_class"].items():
             print(_row(name, metrics))
         print(_row("overall", figures["generation"]["overall"]))

@@ -27,6 +27,7 @@ import torch
 
 from omniar.models.ar_model import AutoregressiveModel
 from omniar.orders.delay_pattern import DelayPatternOrder
+from omniar.pipelines.logits_mask import WrappedModel
 from omniar.samplers.decode import StopCondition
 
 NO_END = 2**62
@@ -142,7 +143,7 @@ def _rows_of_streams(tokens: torch.Tensor) -> torch.Tensor:
     return last if last.ndim == 2 else last[:, None]
 
 
-class AudioRulesModel:
+class AudioRulesModel(WrappedModel):
     """An `AutoregressiveModel` whose last-slot logits obey `AudioTokenRules`.
 
     It reads each clip's end from the tokens the decode loop feeds back (a call with the
@@ -151,19 +152,9 @@ class AudioRulesModel:
     """
 
     def __init__(self, model: AutoregressiveModel, rules: AudioTokenRules):
-        self.model, self.rules = model, rules
+        super().__init__(model)
+        self.rules = rules
         self.ends: torch.Tensor | None = None
-
-    @property
-    def device(self) -> torch.device:
-        return self.model.device
-
-    @property
-    def config(self) -> Any:
-        return self.model.config
-
-    def new_cache(self, batch_size: int, max_length: int):
-        return self.model.new_cache(batch_size, max_length)
 
     def __call__(self, tokens: torch.Tensor | None = None, **kwargs: Any):
         output = self.model(tokens=tokens, **kwargs)

@@ -10,15 +10,17 @@ Grammar mask. With `grammar_mask=True` (the default) the logits of each step are
 to tokens that keep the sequence well formed (`GraphGrammar`): `<bos>` first, node-type tokens
 until `<sep>`, then only node indices below the node count (no self loops, no repeated edges,
 at most `max_edges` edges in the G2PT serialisation). This is a logits processor applied by the
-pipeline (`GrammarMaskedModel` masks the model's output before the shared decode loop samples
-from it), not a change to the decode loop; it is exact for `decoding="sequential"`, which
-feeds one token per forward pass.
+pipeline (`omniar.pipelines.logits_mask.MaskedLogitsModel`, shared with the mesh pipeline,
+masks the model's output before the shared decode loop samples from it), not a change to the
+decode loop. It follows one fed token per forward pass, so it is used with
+`decoding="sequential"` only; the parallel decoders (jacobi) sample unmasked.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import networkx as nx
@@ -28,8 +30,14 @@ from omniar.data.graph_files import graph_to_record
 from omniar.models.ar_model import AutoregressiveModel
 from omniar.orders.raster import RasterOrder
 from omniar.pipelines.base import AutoregressivePipeline, GenerationOutput
+from omniar.pipelines.logits_mask import MaskedLogitsModel
 from omniar.samplers.condition import Condition
-from omniar.tokenizers.graph import GraphTokenizer
+from omniar.tokenizers.graph import (
+    TOKEN_KIND_EDGE_TYPE,
+    TOKEN_KIND_INDEX,
+    TOKEN_KIND_NODE_TYPE,
+    GraphTokenizer,
+)
 
 OUTPUT_TYPES = ("networkx", "records", "tokens")
 FAMILIES = ("planar", "tree", "sbm", "community")
@@ -57,9 +65,9 @@ class GraphGrammar:
         self.edges = torch.zeros(batch_size, dtype=torch.long, device=device)
         self.adjacency = torch.zeros(batch_size, n, n, dtype=torch.bool, device=device)
         kinds = tokenizer.token_kinds.to(device)
-        self.is_node_type = kinds == 1
-        self.is_index = kinds == 2
-        self.is_edge_type = kinds == 3
+        self.is_node_type = kinds == TOKEN_KIND_NODE_TYPE
+        self.is_index = kinds == TOKEN_KIND_INDEX
+        self.is_edge_type = kinds == TOKEN_KIND_EDGE_TYPE
         self.index_range = torch.arange(n, device=device)
 
     def advance(self, tokens: torch.Tensor) -> None:
@@ -115,6 +123,10 @@ class GraphGrammar:
         mask[:, tok.pad_token_id] |= section == _DONE
         return mask
 
+    def finished(self) -> torch.Tensor:
+        """(batch,) bool: which sequences are past their `<eos>`."""
+        return self.section == _DONE
+
     def _index_mask(self, indices: torch.Tensor) -> torch.Tensor:
         """Scatter a (batch, max_nodes) node mask into the index tokens of the vocabulary."""
         mask = torch.zeros(len(indices), self.tok.vocab_size, dtype=torch.bool, device=self.device)
@@ -150,44 +162,6 @@ class GraphGrammar:
             mask = self._index_mask(below & not_previous)
         mask[:, tok.jump_token_id] = at_node
         return mask, at_node | ~started
-
-
-class GrammarMaskedModel:
-    """Wraps an `AutoregressiveModel` so that its last logits obey `GraphGrammar`.
-
-    It feeds the grammar every token the decode loop feeds the model and masks the logits of
-    the last slot (the one sequential decoding samples from) to the allowed tokens. A call with
-    the condition prefix starts a new batch.
-    """
-
-    def __init__(self, model: AutoregressiveModel, tokenizer: GraphTokenizer):
-        self.model = model
-        self.tokenizer = tokenizer
-        self.grammar: GraphGrammar | None = None
-
-    @property
-    def device(self) -> torch.device:
-        return self.model.device
-
-    @property
-    def config(self):
-        return self.model.config
-
-    def new_cache(self, batch_size: int, max_length: int):
-        return self.model.new_cache(batch_size, max_length)
-
-    def __call__(self, tokens: torch.Tensor | None = None, **kwargs: Any):
-        output = self.model(tokens=tokens, **kwargs)
-        if kwargs.get("with_prefix"):
-            self.grammar = GraphGrammar(self.tokenizer, output.logits.shape[0], self.device)
-        if self.grammar is None:
-            raise RuntimeError("GrammarMaskedModel: the first call must feed the prefix")
-        if tokens is not None:
-            for column in tokens.unbind(1):
-                self.grammar.advance(column)
-        allowed = self.grammar.allowed()
-        output.logits[:, -1] = output.logits[:, -1].masked_fill(~allowed, float("-inf"))
-        return output
 
 
 @dataclass
@@ -248,7 +222,7 @@ class GraphPipeline(AutoregressivePipeline):
         preset: str | None = None,
         callback_on_step_end: Callable | None = None,
         output_type: str = "networkx",
-        grammar_mask: bool = True,
+        grammar_mask: bool | None = None,
     ) -> GraphPipelineOutput:
         """Sample `num_graphs` graphs.
 
@@ -264,19 +238,30 @@ class GraphPipeline(AutoregressivePipeline):
             output_type: "networkx" (graphs), "records" (JSON-lines dicts) or "tokens"
                 (a (num_graphs, length) LongTensor, padded with `<pad>`).
             grammar_mask: restrict sampling to well-formed sequences (module docstring).
+                `None` (default): on for sequential decoding, off for the parallel decoders,
+                whose multi-token passes the mask does not follow.
         """
         self.check_count("num_graphs", num_graphs)
         self.check_count("batch_size", batch_size)
         if output_type not in OUTPUT_TYPES:
             raise ValueError(f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}")
+        if grammar_mask is None:
+            grammar_mask = decoding == "sequential"
         if not isinstance(grammar_mask, bool):
             raise ValueError(  # noqa: TRY004 - bad input is a ValueError (project convention)
-                f"grammar_mask must be True or False, got {grammar_mask!r}"
+                f"grammar_mask must be True, False or None, got {grammar_mask!r}"
+            )
+        if grammar_mask and decoding != "sequential":
+            raise ValueError(
+                f"grammar_mask=True needs decoding='sequential' (got decoding={decoding!r}); "
+                "pass grammar_mask=False to decode in parallel without the mask"
             )
         sampling, guidance, settings = self.resolve_sampling(
             preset, temperature=temperature, top_k=top_k, top_p=top_p
         )
-        model = GrammarMaskedModel(self.transformer, self.tokenizer) if grammar_mask else self.transformer
+        model = self.transformer
+        if grammar_mask:
+            model = MaskedLogitsModel(self.transformer, partial(GraphGrammar, self.tokenizer))
         tok = self.tokenizer
         tokens, stats = self.generate_tokens(
             model, self.order, Condition(num_graphs), sampling, guidance, generator=generator,

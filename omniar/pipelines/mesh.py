@@ -2,10 +2,21 @@
 
 The transformer generates a mesh token sequence (``BOS ... EOS``, the tokenizer's adjacency or
 coordinate serialisation) one token per step under a 1D raster order; the tokenizer decodes it.
-Decoding never raises: what had to be dropped (tokens after a truncation, degenerate or duplicate
-faces) is listed per sample in ``reports``. With ``repair=True`` (the default) each mesh is also
-post-processed as in MeshGPT: vertices one quantisation level apart are merged, small holes
-filled, winding made consistent and normals turned outwards (:func:`repair_mesh`).
+
+Three stages, each reported per sample in ``reports`` (and summed up in ``stats``), so that
+what the pipeline imposed or fixed is never hidden:
+
+1. Grammar (``grammar=``, `omniar.pipelines.mesh_grammar`): sampling is restricted to tokens
+   that keep the sequence well formed ("syntax"), also edge-manifold ("manifold", the
+   default), or also closed ("closed": strips and the sequence may only end once every edge is
+   shared; with the shipped model, forcing this makes meshes worse, see its model card). The
+   report gives ``grammar["overrides"]`` (steps where the model's most likely token was
+   masked) and ``grammar["masked_mass"]`` (probability it put on masked tokens, summed over
+   the steps).
+2. Decoding never raises: what the tokenizer had to drop is listed in ``problems``.
+3. Repair (``repair=True``, `omniar.pipelines.mesh_repair`), as in MeshGPT: vertices one
+   quantisation level apart merged, small holes filled, winding and normals fixed. ``repairs``
+   counts the changes; ``raw_checks`` are the validity checks before it, ``checks`` after.
 
 Meshes come out in the tokenizer's normalised cube ([-0.5, 0.5]^3) with z up, like the data.
 :func:`export_meshes` writes one file; glTF/GLB is y-up by specification, so GLB files are
@@ -16,20 +27,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import trimesh
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
 
 from omniar.eval.mesh_metrics import mesh_validity
 from omniar.models.ar_model import AutoregressiveModel
 from omniar.orders.raster import RasterOrder
 from omniar.pipelines.base import AutoregressivePipeline, GenerationOutput
+from omniar.pipelines.logits_mask import MaskedLogitsModel
+from omniar.pipelines.mesh_grammar import GRAMMAR_LEVELS, MeshGrammar
+from omniar.pipelines.mesh_repair import MeshRepairReport, repair_mesh
 from omniar.samplers.condition import Condition
 from omniar.tokenizers.mesh import MeshDecodeReport, MeshTokenizer
 
@@ -41,7 +53,12 @@ Z_UP_TO_Y_UP = trimesh.transformations.rotation_matrix(-np.pi / 2, (1, 0, 0))
 
 @dataclass
 class MeshSampleReport:
-    """One generated sample: its class, length, what decoding dropped and the validity checks."""
+    """One generated sample: its class, length, and what each stage imposed, dropped or fixed.
+
+    ``grammar``: ``overrides`` and ``masked_mass`` of the grammar mask (zeros without one).
+    ``problems``: what decoding dropped. ``repairs``: `MeshRepairReport` counts (zeros without
+    repair). ``raw_checks`` / ``checks``: `mesh_validity` before / after the repair.
+    """
 
     class_name: str
     num_tokens: int
@@ -50,10 +67,22 @@ class MeshSampleReport:
     ended: bool
     problems: list[str]
     checks: dict[str, bool]
+    raw_checks: dict[str, bool] = field(default_factory=dict)
+    grammar: dict[str, float] = field(default_factory=dict)
+    repairs: dict[str, int] = field(default_factory=dict)
 
     @property
     def valid(self) -> bool:
         return bool(self.checks.get("valid", False))
+
+    @property
+    def valid_raw(self) -> bool:
+        """Valid as decoded, before any repair."""
+        return bool(self.raw_checks.get("valid", False))
+
+    @property
+    def repaired(self) -> bool:
+        return any(self.repairs.values())
 
 
 @dataclass
@@ -62,6 +91,25 @@ class MeshPipelineOutput(GenerationOutput):
 
     meshes: list[trimesh.Trimesh] = field(default_factory=list)
     reports: list[MeshSampleReport] = field(default_factory=list)
+
+
+def summarize_reports(reports: Sequence[MeshSampleReport]) -> dict[str, float]:
+    """Shares and means over samples: validity before and after repair, samples the decoder or
+    the repair had to change, and the grammar's overrides."""
+    def mean(values) -> float:
+        return float(np.mean(list(values))) if reports else float("nan")
+
+    return {
+        "valid_fraction": mean(r.valid for r in reports),
+        "valid_fraction_raw": mean(r.valid_raw for r in reports),
+        "watertight_fraction_raw": mean(r.raw_checks.get("watertight", False) for r in reports),
+        "repaired_fraction": mean(r.repaired for r in reports),
+        "decode_problem_fraction": mean(bool(r.problems) for r in reports),
+        "ended_fraction": mean(r.ended for r in reports),
+        "mean_faces": mean(r.num_faces for r in reports),
+        "grammar_overrides_mean": mean(r.grammar.get("overrides", 0) for r in reports),
+        "grammar_masked_mass_mean": mean(r.grammar.get("masked_mass", 0.0) for r in reports),
+    }
 
 
 class MeshPipeline(AutoregressivePipeline):
@@ -89,7 +137,7 @@ class MeshPipeline(AutoregressivePipeline):
     ) -> None:
         super().__init__()
         num_classes = int(transformer.config.class_sizes[0])
-        names = list(class_names) if class_names is not None else [str(i) for i in range(num_classes)]
+        names = [str(i) for i in range(num_classes)] if class_names is None else list(class_names)
         if transformer.config.condition != "class" or len(transformer.config.class_sizes) != 1:
             raise ValueError("transformer must be class-conditional with one label field "
                              "(condition='class', class_sizes=[num_classes])")
@@ -138,22 +186,45 @@ class MeshPipeline(AutoregressivePipeline):
                                  f"{self.class_names} or their ids")
         return ids
 
-    def decode_sample(self, tokens: torch.Tensor, class_name: str, repair: bool = True
+    def decode_sample(self, tokens: torch.Tensor, class_name: str, repair: bool = True,
+                      grammar: dict[str, float] | None = None
                       ) -> tuple[trimesh.Trimesh, MeshSampleReport]:
-        """Mesh and report for one generated row (tokens after EOS are padding)."""
+        """Mesh and report for one generated row (tokens after EOS are padding).
+
+        ``grammar`` holds the row's grammar-mask counts, copied into the report.
+        """
         row = tokens.tolist()
         eos = self.tokenizer.eos_token_id
         length = row.index(eos) + 1 if eos in row else len(row)
         mesh, decoded = self.tokenizer.decode(row[:length], return_report=True)
         assert isinstance(decoded, MeshDecodeReport)
+        raw_checks = mesh_validity(mesh)
+        repairs = MeshRepairReport()
         if repair:
-            mesh = repair_mesh(mesh, self.merge_distance)
+            mesh, repairs = repair_mesh(mesh, self.merge_distance)
         report = MeshSampleReport(
             class_name=class_name, num_tokens=length, num_faces=len(mesh.faces),
             num_vertices=len(mesh.vertices), ended=eos in row, problems=list(decoded.problems),
-            checks=mesh_validity(mesh),
+            checks=mesh_validity(mesh), raw_checks=raw_checks,
+            grammar=dict(grammar or {"overrides": 0, "masked_mass": 0.0}),
+            repairs=repairs.as_dict(),
         )
         return mesh, report
+
+    def _grammar_model(self, grammar: str | None, decoding: str
+                       ) -> tuple[str, AutoregressiveModel | MaskedLogitsModel]:
+        """The grammar level to use and the model to decode with (masked unless "none")."""
+        if grammar is None:
+            grammar = "manifold" if decoding == "sequential" else "none"
+        if grammar not in GRAMMAR_LEVELS:
+            raise ValueError(f"grammar must be one of {GRAMMAR_LEVELS} or None, got {grammar!r}")
+        if grammar == "none":
+            return grammar, self.transformer
+        if decoding != "sequential":
+            raise ValueError(f"grammar={grammar!r} needs decoding='sequential' (got "
+                             f"decoding={decoding!r}); pass grammar='none' to decode in parallel")
+        make = partial(MeshGrammar, self.tokenizer, level=grammar)
+        return grammar, MaskedLogitsModel(self.transformer, make)
 
     @torch.no_grad()
     def __call__(
@@ -170,11 +241,15 @@ class MeshPipeline(AutoregressivePipeline):
         preset: str | None = None,
         callback_on_step_end: Callable | None = None,
         repair: bool = True,
+        grammar: str | None = None,
     ) -> MeshPipelineOutput:
         """Generate ``num_meshes`` meshes per entry of ``class_labels`` (names or ids).
 
         Sampling arguments left at None come from the preset. ``batch_size`` is the micro-batch
         (rows decoded together; guidance doubles them). Meshes are ordered label by label.
+        ``grammar``: "none", "syntax", "manifold" or "closed" (module docstring); None means
+        "manifold" for sequential decoding and "none" for the parallel decoders, whose
+        multi-token passes the mask does not follow. ``repair``: post-process each mesh.
         """
         ids = self.class_ids(class_labels)
         self.check_count("num_meshes", num_meshes, MAX_MESHES_PER_CALL // len(ids))
@@ -182,70 +257,28 @@ class MeshPipeline(AutoregressivePipeline):
             preset, guidance_scale=guidance_scale, temperature=temperature, top_k=top_k,
             top_p=top_p,
         )
+        grammar, model = self._grammar_model(grammar, decoding)
         labels = torch.tensor(ids, dtype=torch.long).repeat_interleave(num_meshes)
         condition = Condition(len(labels), class_labels=labels.to(self.transformer.device))
         tokenizer = self.tokenizer
         tokens, stats = self.generate_tokens(
-            self.transformer, self.order, condition, sampling, guidance, generator=generator,
+            model, self.order, condition, sampling, guidance, generator=generator,
             decoding=decoding, batch_size=batch_size, callback_on_step_end=callback_on_step_end,
             stop_tokens=(tokenizer.eos_token_id, tokenizer.pad_token_id),
         )
+        counts = [None] * len(labels)
+        if isinstance(model, MaskedLogitsModel):
+            counts = [{"overrides": int(o), "masked_mass": float(m)}
+                      for o, m in zip(model.overrides, model.masked_mass)]
         meshes, reports = [], []
-        for row, label in zip(tokens.cpu(), labels.tolist()):
-            mesh, report = self.decode_sample(row, self.class_names[label], repair)
+        for row, label, count in zip(tokens.cpu(), labels.tolist(), counts):
+            mesh, report = self.decode_sample(row, self.class_names[label], repair, count)
             meshes.append(mesh)
             reports.append(report)
-        summary = {
-            **stats.as_dict(), "decoding": decoding, "sampling": settings,
-            "valid_fraction": float(np.mean([r.valid for r in reports])),
-            "ended_fraction": float(np.mean([r.ended for r in reports])),
-            "mean_faces": float(np.mean([r.num_faces for r in reports])),
-        }
+        summary = {**stats.as_dict(), "decoding": decoding, "sampling": settings,
+                   "grammar": grammar, "repair": repair, **summarize_reports(reports)}
+        self.maybe_free_model_hooks()
         return MeshPipelineOutput(stats=summary, meshes=meshes, reports=reports)
-
-
-def merge_close_vertices(mesh: trimesh.Trimesh, distance: float) -> trimesh.Trimesh:
-    """Merge vertices within ``distance`` (per axis) of each other, as MeshGPT's post-processing.
-
-    A generated strip that restarts one quantisation level away from an existing vertex leaves
-    a crack; merging closes it. Each cluster keeps its first vertex, and faces that collapse or
-    repeat are dropped. trimesh's own ``merge_vertices`` rounds to decimals instead of merging
-    by distance, hence the KD-tree (scipy) and connected components here.
-    """
-    if distance <= 0 or len(mesh.vertices) < 2 or len(mesh.faces) == 0:
-        return mesh
-    pairs = cKDTree(mesh.vertices).query_pairs(distance, p=np.inf, output_type="ndarray")
-    if len(pairs) == 0:
-        return mesh
-    count = len(mesh.vertices)
-    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(count, count))
-    _, cluster = connected_components(graph, directed=False)
-    first = np.full(cluster.max() + 1, count)
-    np.minimum.at(first, cluster, np.arange(count))
-    merged = trimesh.Trimesh(mesh.vertices[first], cluster[mesh.faces], process=False)
-    merged.update_faces(merged.nondegenerate_faces())
-    merged.update_faces(merged.unique_faces())
-    merged.remove_unreferenced_vertices()
-    return merged
-
-
-def repair_mesh(mesh: trimesh.Trimesh, merge_distance: float = 0.0) -> trimesh.Trimesh:
-    """A repaired copy: close vertices merged, small holes filled, winding and normals fixed.
-
-    The tokenizer has already merged identical vertices and dropped degenerate and duplicate
-    faces. Here vertices within ``merge_distance`` are merged (:func:`merge_close_vertices`),
-    triangular and quad holes are filled, face winding is made consistent and, for closed
-    meshes, every part's normals point outwards (all with ``trimesh.repair``).
-    """
-    mesh = merge_close_vertices(mesh.copy(), merge_distance)
-    if len(mesh.faces) == 0:
-        return mesh
-    trimesh.repair.fill_holes(mesh)
-    if mesh.is_watertight:
-        trimesh.repair.fix_normals(mesh, multibody=True)
-    else:
-        trimesh.repair.fix_winding(mesh)
-    return mesh
 
 
 def arrange_side_by_side(meshes: Sequence[trimesh.Trimesh], gap: float = 0.25) -> trimesh.Trimesh:

@@ -35,11 +35,12 @@ import numpy as np
 if TYPE_CHECKING:
     from omniar.tokenizers.mesh import MeshVocabulary, Triangle
 
-# (kept vertex ranks in age order, control token attribute name or None for the default step)
-_STEPS = (((1, 2), None), ((0, 2), "pivot"), ((0, 1), "backtrack"))
+# Steps from a face to its neighbour: (kept vertex ranks in age order, control token attribute
+# name or None for the default step). Shared with the grammar of `omniar.pipelines.mesh_grammar`.
+STEPS = (((1, 2), None), ((0, 2), "pivot"), ((0, 1), "backtrack"))
 
 
-def _directed(face: tuple, x: object, y: object) -> tuple:
+def directed_edge(face: tuple, x: object, y: object) -> tuple:
     """The edge {x, y} as it is directed in the oriented triangle ``face``."""
     position = face.index(x)
     return (x, y) if face[(position + 1) % 3] == y else (y, x)
@@ -74,9 +75,9 @@ def encode_adjacency(vertices: np.ndarray, faces: np.ndarray, vocab: MeshVocabul
         ages = list(face)
         while True:
             options = []
-            for rank, (kept, control) in enumerate(_STEPS):
+            for rank, (kept, control) in enumerate(STEPS):
                 x, y = ages[kept[0]], ages[kept[1]]
-                u, v = _directed(face, x, y)
+                u, v = directed_edge(face, x, y)
                 neighbour = unwritten_neighbour(u, v)
                 if neighbour is not None:
                     options.append((open_edges(neighbour), rank, neighbour, x, y, u, v, control))
@@ -104,7 +105,7 @@ def decode_adjacency(tokens: list[int], vocab: MeshVocabulary, problems: list[st
     triangles: list[Triangle] = []
     face: tuple | None = None
     ages: list = []
-    step: int | None = None  # index into _STEPS of the pending step; -1 for a new strip
+    step: int | None = None  # index into STEPS of the pending step; -1 for a new strip
     buffer: list[int] = []
     start = 1 if tokens[:1] == [vocab.bos] else 0
     if start == 0:
@@ -124,9 +125,9 @@ def decode_adjacency(tokens: list[int], vocab: MeshVocabulary, problems: list[st
                 new_face = tuple(points)
                 new_ages = list(points)
             else:
-                kept, _ = _STEPS[step]
+                kept, _ = STEPS[step]
                 x, y = ages[kept[0]], ages[kept[1]]
-                u, v = _directed(face, x, y)
+                u, v = directed_edge(face, x, y)
                 new_face = (v, u, points[0])
                 new_ages = [x, y, points[0]]
             triangles.append(new_face)

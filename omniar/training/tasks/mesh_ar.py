@@ -11,7 +11,10 @@ Recipe keys:
 - ``pipeline_dir``: where ``finalize`` writes the `MeshPipeline` (relative to the working
   directory), and ``presets``: ``candidates`` (name -> sampling settings) measured on
   ``num_per_class`` generated meshes per class against as many held-out meshes; the best one
-  (>= ``min_valid`` valid, then 1-NNA closest to 0.5) is saved as ``"default"``.
+  (`choose_preset`: >= ``min_valid`` valid, then 1-NNA closest to 0.5; failing that, the most
+  valid) is saved as ``"default"``. Meshes are generated as the pipeline does by default
+  (manifold grammar, repair on), and every candidate's figures go to
+  ``preset_selection.json`` in the output directory.
 
 Batches are right-padded to the longest sequence in the batch (rounded up to a multiple of 32,
 so only a few raster orders are ever built); padding after EOS is not scored.
@@ -73,23 +76,28 @@ class PaddedRasterLoss:
         for part in ranked.chunk(self.chunks):
             # Each token is scored once, so weighting chunk means by token share gives the mean.
             share = lengths[part].sum() / total
-            chunk_loss, logs = self._chunk_loss(model, batch["input_ids"][part],
-                                                batch["class_labels"][part], int(lengths[part].max()))
+            chunk_loss, logs = self._chunk_loss(
+                model, batch["input_ids"][part], batch["class_labels"][part],
+                int(lengths[part].max()))
             loss = loss + share * chunk_loss
             accuracy += float(share) * logs["accuracy"]
         return loss, {"accuracy": accuracy}
 
 
 def choose_preset(results: dict[str, dict[str, float]], min_valid: float) -> str:
-    """Best candidate: enough valid meshes, then 1-NNA closest to 0.5, then more valid."""
-    def key(name: str) -> tuple:
-        metrics = results[name]
-        valid = metrics["valid_fraction"]
-        nna = metrics.get("1nna", float("nan"))
-        distance = 1.0 if math.isnan(nna) else abs(nna - 0.5)
-        return (valid < min_valid, round(distance, 3), -valid)
+    """Best candidate: among those with ``min_valid`` valid meshes, the 1-NNA closest to 0.5
+    (then more valid); when none has, the most valid (then 1-NNA closest to 0.5)."""
+    def nna_distance(name: str) -> float:
+        nna = results[name].get("1nna", float("nan"))
+        return 1.0 if math.isnan(nna) else round(abs(nna - 0.5), 3)
 
-    return min(results, key=key)
+    def valid(name: str) -> float:
+        return results[name]["valid_fraction"]
+
+    good = [name for name in results if valid(name) >= min_valid]
+    if good:
+        return min(good, key=lambda name: (nna_distance(name), -valid(name)))
+    return min(results, key=lambda name: (-valid(name), nna_distance(name)))
 
 
 def build(recipe: dict[str, Any], data_root: str | None) -> TrainingSetup:
