@@ -15,6 +15,12 @@ from pathlib import Path
 
 import torch
 
+from omniar.commands.decoding_args import (
+    SEQUENCE_DECODINGS,
+    add_decoding_arguments,
+    decoding_summary,
+)
+
 
 def default_device() -> str:
     """CUDA, then Apple MPS, then CPU."""
@@ -27,16 +33,14 @@ def default_device() -> str:
 
 def load_pipeline(model: str, device: str | None = None):
     """A `GraphPipeline` from an embedded name or a saved folder, in eval mode on `device`."""
-    from omniar.assets import asset_path
+    from omniar.loading import resolve_model_folder
     from omniar.pipelines.graph import GraphPipeline
 
-    folder = Path(model)
-    if not folder.is_dir():
-        folder = asset_path(model)
-    if not (folder / "model_index.json").is_file():
-        raise ValueError(f"model {model!r}: {folder} has no model_index.json (not a saved pipeline)")
+    folder = resolve_model_folder(model)
+    kind = json.loads((folder / "model_index.json").read_text()).get("_class_name")
+    if kind != "GraphPipeline":
+        raise ValueError(f"model {model!r} is a {kind}, not a GraphPipeline")
     pipe = GraphPipeline.from_pretrained(str(folder))
-    pipe.transformer.eval()
     return pipe.to(device or default_device())
 
 
@@ -49,8 +53,10 @@ def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-k", type=int, help="override the preset's top-k (0 = off)")
     parser.add_argument("--top-p", type=float, help="override the preset's top-p (1 = off)")
     parser.add_argument("--batch-size", type=int, default=32, help="graphs decoded at once")
+    add_decoding_arguments(parser, SEQUENCE_DECODINGS, with_options=False)
     parser.add_argument("--no-grammar-mask", action="store_true",
-                        help="sample from the raw logits (no well-formedness mask)")
+                        help="sample from the raw logits (no well-formedness mask; the mask is "
+                        "only used with sequential decoding)")
     parser.add_argument("--device", help="torch device (default: cuda, mps or cpu)")
 
 
@@ -61,7 +67,7 @@ def sample_graphs(pipe, args: argparse.Namespace, num_graphs: int):
     return pipe(
         num_graphs=num_graphs, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
         generator=generator, batch_size=args.batch_size, preset=args.preset,
-        grammar_mask=not args.no_grammar_mask,
+        decoding=args.decoding, grammar_mask=False if args.no_grammar_mask else None,
     )
 
 
@@ -104,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         f"{stats['seconds']:.1f} s" + (f" -> {args.out}" if args.out else ""),
         file=sys.stderr,
     )
+    print(decoding_summary(stats, args.decoding), file=sys.stderr)
     for i, report in enumerate(out.reports):
         if report:
             print(f"graph {i}: " + "; ".join(report), file=sys.stderr)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from omniar.commands.decoding_args import add_decoding_arguments, decoding_options, decoding_summary
+
 DEFAULT_MODEL = "emoji-t2i"
 
 
@@ -24,7 +26,7 @@ def register(subparsers) -> None:
     parser.add_argument("--top-k", type=int, help="top-k (0 = off)")
     parser.add_argument("--top-p", type=float, help="nucleus sampling threshold")
     parser.add_argument("--order", help="generation order (default: the model's)")
-    parser.add_argument("--decoding", default="sequential", help="sequential | jacobi | zipar")
+    add_decoding_arguments(parser)
     parser.add_argument("--preset", help="named sampling preset of the model")
     parser.add_argument("--scale", type=int, default=8, help="upscaling factor of the PNG (default 8)")
     parser.add_argument("--device", help="cpu, cuda, mps (default cpu)")
@@ -40,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.out.lower().endswith(".png"):
         raise ValueError(f"--out must name a .png file, got {args.out!r}")
+    options = decoding_options(args)
     pipe = load(args.model, device=args.device)
     condition = {"prompt": args.prompt}
     if not pipe.is_text_conditional:
@@ -49,9 +52,11 @@ def run(args: argparse.Namespace) -> int:
     output = pipe(
         **condition, num_images_per_prompt=args.num, generator=generator, guidance_scale=args.cfg,
         guidance_schedule=args.guidance_schedule, temperature=args.temperature, top_k=args.top_k,
-        top_p=args.top_p, order=args.order, decoding=args.decoding, preset=args.preset,
+        top_p=args.top_p, order=args.order, decoding=args.decoding, decoding_options=options,
+        preset=args.preset,
     )
     image_grid(output.images, scale=args.scale).save(args.out, format="PNG")
     print(f"wrote {args.out}")
+    print(decoding_summary(output.stats, args.decoding, options))
     print(json.dumps(output.stats))
     return 0

@@ -14,7 +14,13 @@ from pathlib import Path
 import torch
 
 from omniar.assets import asset_path
-from omniar.pipelines.mesh import EXPORT_TYPES, MeshPipeline, export_meshes
+from omniar.commands.decoding_args import (
+    SEQUENCE_DECODINGS,
+    add_decoding_arguments,
+    decoding_summary,
+)
+from omniar.pipelines.mesh import EXPORT_TYPES, MeshPipeline, MeshSampleReport, export_meshes
+from omniar.pipelines.mesh_grammar import GRAMMAR_LEVELS
 
 DEFAULT_MODEL = "shapes-mesh"
 
@@ -24,7 +30,8 @@ def load_mesh_pipeline(model: str = DEFAULT_MODEL, device: str = "auto") -> Mesh
     folder = Path(model)
     if not (folder / "model_index.json").is_file():
         if folder.exists() or "/" in model:
-            raise ValueError(f"--model: {model} is not a saved pipeline folder (no model_index.json)")
+            raise ValueError(
+                f"--model: {model} is not a saved pipeline folder (no model_index.json)")
         folder = asset_path(model)
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -36,7 +43,8 @@ def load_mesh_pipeline(model: str = DEFAULT_MODEL, device: str = "auto") -> Mesh
 def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by `generate mesh` and `eval mesh`."""
     parser.add_argument("--model", default=DEFAULT_MODEL,
-                        help=f"embedded model name or saved pipeline folder (default {DEFAULT_MODEL})")
+                        help="embedded model name or saved pipeline folder "
+                        f"(default {DEFAULT_MODEL})")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--preset", help="named sampling preset of the model (default: 'default')")
     parser.add_argument("--cfg", type=float, dest="guidance_scale",
@@ -44,14 +52,33 @@ def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--temperature", type=float, help="sampling temperature (0 = greedy)")
     parser.add_argument("--top-k", type=int, help="keep the k most likely tokens (0 = off)")
     parser.add_argument("--top-p", type=float, help="nucleus sampling mass (1 = off)")
+    add_decoding_arguments(parser, SEQUENCE_DECODINGS, with_options=False)
+    parser.add_argument("--grammar", choices=GRAMMAR_LEVELS,
+                        help="grammar mask level (default: manifold for sequential decoding)")
+    parser.add_argument("--no-repair", dest="repair", action="store_false",
+                        help="return meshes as decoded, without merging vertices or filling holes")
     parser.add_argument("--batch-size", type=int, default=16, help="meshes decoded together")
     parser.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (default)")
 
 
 def sampling_kwargs(args: argparse.Namespace) -> dict:
-    return {"preset": args.preset, "guidance_scale": args.guidance_scale,
-            "temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p,
-            "batch_size": args.batch_size}
+    return {"preset": args.preset, "decoding": args.decoding,
+            "guidance_scale": args.guidance_scale, "temperature": args.temperature,
+            "top_k": args.top_k, "top_p": args.top_p,
+            "batch_size": args.batch_size, "grammar": args.grammar, "repair": args.repair}
+
+
+def describe(report: MeshSampleReport) -> str:
+    """One line per mesh: faces, validity before/after repair, what the grammar and repair did."""
+    status = "valid" if report.valid else "INVALID"
+    before = "valid" if report.valid_raw else "invalid"
+    raw = "" if report.valid == report.valid_raw else f" ({before} before repair)"
+    changes = ", ".join(f"{value} {name.replace('_', ' ')}"
+                        for name, value in report.repairs.items() if value)
+    notes = [f"grammar overrode {report.grammar.get('overrides', 0)} tokens"]
+    notes += [f"repair: {changes}"] if changes else []
+    notes += report.problems[:3]
+    return f"{report.num_faces} faces, {status}{raw}; {'; '.join(notes)}"
 
 
 def register(subparsers) -> None:
@@ -78,9 +105,8 @@ def run(args: argparse.Namespace) -> int:
     result = pipe(class_labels=[args.class_name], num_meshes=args.num,
                   generator=torch.Generator().manual_seed(args.seed), **sampling_kwargs(args))
     for index, report in enumerate(result.reports):
-        status = "valid" if report.valid else "INVALID"
-        notes = f" ({'; '.join(report.problems[:3])})" if report.problems else ""
-        print(f"{args.class_name} #{index}: {report.num_faces} faces, {status}{notes}")
+        print(f"{args.class_name} #{index}: {describe(report)}")
+    print(decoding_summary(result.stats, args.decoding))
     if args.separate and len(result.meshes) > 1:
         written = [export_meshes(mesh, out.with_name(f"{out.stem}_{i}{out.suffix}"))
                    for i, mesh in enumerate(result.meshes) if len(mesh.faces)]
