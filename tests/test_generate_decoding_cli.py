@@ -86,10 +86,23 @@ def test_options_that_do_not_apply_are_refused(parser, extra, message):
 
 def test_graph_and_mesh_offer_sequence_decoders_only(parser, capsys):
     for command in (["graph", "graphs-tree"], ["mesh", "chair"]):
-        assert parser.parse_args([*command, "--decoding", "jacobi"]).decoding == "jacobi"
-        for extra in (["--decoding", "zipar"], ["--window", "4"]):
-            with pytest.raises(SystemExit):
-                parser.parse_args([*command, *extra])
+        args = parser.parse_args([*command, "--decoding", "jacobi", "--window", "4"])
+        assert decoding_options(args) == {"window": 4}
+        with pytest.raises(SystemExit):
+            parser.parse_args([*command, "--decoding", "zipar"])
+        with pytest.raises(ValueError, match="does not apply to --decoding sequential"):
+            decoding_options(parser.parse_args([*command, "--window", "4"]))
+    capsys.readouterr()
+
+
+def test_graph_command_passes_the_jacobi_window_to_the_decoder(parser, tmp_path, capsys):
+    from omniar.commands.generate_graph import load_pipeline, sample_graphs
+
+    args = parser.parse_args(["graph", "graphs-tree", "--decoding", "jacobi", "--window", "3",
+                              "--init", "left", "--num", "2"])
+    pipe = load_pipeline(args.model, "cpu")
+    stats = sample_graphs(pipe, args, 2).stats
+    assert stats["decoding"] == "jacobi" and stats["window"] == 3
     capsys.readouterr()
 
 

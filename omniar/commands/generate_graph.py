@@ -18,6 +18,7 @@ import torch
 from omniar.commands.decoding_args import (
     SEQUENCE_DECODINGS,
     add_decoding_arguments,
+    decoding_options,
     decoding_summary,
 )
 
@@ -53,7 +54,7 @@ def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-k", type=int, help="override the preset's top-k (0 = off)")
     parser.add_argument("--top-p", type=float, help="override the preset's top-p (1 = off)")
     parser.add_argument("--batch-size", type=int, default=32, help="graphs decoded at once")
-    add_decoding_arguments(parser, SEQUENCE_DECODINGS, with_options=False)
+    add_decoding_arguments(parser, SEQUENCE_DECODINGS)
     parser.add_argument("--no-grammar-mask", action="store_true",
                         help="sample from the raw logits (no well-formedness mask; the mask is "
                         "only used with sequential decoding)")
@@ -67,7 +68,8 @@ def sample_graphs(pipe, args: argparse.Namespace, num_graphs: int):
     return pipe(
         num_graphs=num_graphs, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
         generator=generator, batch_size=args.batch_size, preset=args.preset,
-        decoding=args.decoding, grammar_mask=False if args.no_grammar_mask else None,
+        decoding=args.decoding, decoding_options=decoding_options(args),
+        grammar_mask=False if args.no_grammar_mask else None,
     )
 
 
@@ -110,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         f"{stats['seconds']:.1f} s" + (f" -> {args.out}" if args.out else ""),
         file=sys.stderr,
     )
-    print(decoding_summary(stats, args.decoding), file=sys.stderr)
+    print(decoding_summary(stats, args.decoding, decoding_options(args)), file=sys.stderr)
     for i, report in enumerate(out.reports):
         if report:
             print(f"graph {i}: " + "; ".join(report), file=sys.stderr)

@@ -17,6 +17,7 @@ from omniar.assets import asset_path
 from omniar.commands.decoding_args import (
     SEQUENCE_DECODINGS,
     add_decoding_arguments,
+    decoding_options,
     decoding_summary,
 )
 from omniar.pipelines.mesh import EXPORT_TYPES, MeshPipeline, MeshSampleReport, export_meshes
@@ -52,7 +53,7 @@ def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--temperature", type=float, help="sampling temperature (0 = greedy)")
     parser.add_argument("--top-k", type=int, help="keep the k most likely tokens (0 = off)")
     parser.add_argument("--top-p", type=float, help="nucleus sampling mass (1 = off)")
-    add_decoding_arguments(parser, SEQUENCE_DECODINGS, with_options=False)
+    add_decoding_arguments(parser, SEQUENCE_DECODINGS)
     parser.add_argument("--grammar", choices=GRAMMAR_LEVELS,
                         help="grammar mask level (default: manifold for sequential decoding)")
     parser.add_argument("--no-repair", dest="repair", action="store_false",
@@ -63,6 +64,7 @@ def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
 
 def sampling_kwargs(args: argparse.Namespace) -> dict:
     return {"preset": args.preset, "decoding": args.decoding,
+            "decoding_options": decoding_options(args),
             "guidance_scale": args.guidance_scale, "temperature": args.temperature,
             "top_k": args.top_k, "top_p": args.top_p,
             "batch_size": args.batch_size, "grammar": args.grammar, "repair": args.repair}
@@ -106,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
                   generator=torch.Generator().manual_seed(args.seed), **sampling_kwargs(args))
     for index, report in enumerate(result.reports):
         print(f"{args.class_name} #{index}: {describe(report)}")
-    print(decoding_summary(result.stats, args.decoding))
+    print(decoding_summary(result.stats, args.decoding, decoding_options(args)))
     if args.separate and len(result.meshes) > 1:
         written = [export_meshes(mesh, out.with_name(f"{out.stem}_{i}{out.suffix}"))
                    for i, mesh in enumerate(result.meshes) if len(mesh.faces)]

@@ -214,6 +214,7 @@ class GraphPipeline(AutoregressivePipeline):
         self,
         num_graphs: int = 1,
         decoding: str = "sequential",
+        decoding_options: dict[str, Any] | None = None,
         temperature: float | None = None,
         top_k: int | None = None,
         top_p: float | None = None,
@@ -229,6 +230,8 @@ class GraphPipeline(AutoregressivePipeline):
         Args:
             num_graphs: how many graphs.
             decoding: decoding strategy name (`omniar.samplers.registry`).
+            decoding_options: the parallel decoder's options, e.g. `{"window": 8, "init":
+                "left"}` for jacobi.
             temperature, top_k, top_p: sampling settings; `None` takes the preset's value
                 (`top_k=0` and `top_p=1` mean off).
             generator: torch generator for reproducible samples.
@@ -265,7 +268,8 @@ class GraphPipeline(AutoregressivePipeline):
         tok = self.tokenizer
         tokens, stats = self.generate_tokens(
             model, self.order, Condition(num_graphs), sampling, guidance, generator=generator,
-            decoding=decoding, batch_size=batch_size, callback_on_step_end=callback_on_step_end,
+            decoding=decoding, decoding_options=decoding_options, batch_size=batch_size,
+            callback_on_step_end=callback_on_step_end,
             stop_tokens=(tok.eos_token_id, tok.pad_token_id),
         )
         tokens = tokens.cpu()

@@ -232,6 +232,7 @@ class MeshPipeline(AutoregressivePipeline):
         class_labels: str | int | Sequence[str | int],
         num_meshes: int = 1,
         decoding: str = "sequential",
+        decoding_options: dict[str, Any] | None = None,
         guidance_scale: float | None = None,
         temperature: float | None = None,
         top_k: int | None = None,
@@ -250,6 +251,7 @@ class MeshPipeline(AutoregressivePipeline):
         ``grammar``: "none", "syntax", "manifold" or "closed" (module docstring); None means
         "manifold" for sequential decoding and "none" for the parallel decoders, whose
         multi-token passes the mask does not follow. ``repair``: post-process each mesh.
+        ``decoding_options``: the parallel decoder's options (e.g. jacobi's window and init).
         """
         ids = self.class_ids(class_labels)
         self.check_count("num_meshes", num_meshes, MAX_MESHES_PER_CALL // len(ids))
@@ -263,7 +265,8 @@ class MeshPipeline(AutoregressivePipeline):
         tokenizer = self.tokenizer
         tokens, stats = self.generate_tokens(
             model, self.order, condition, sampling, guidance, generator=generator,
-            decoding=decoding, batch_size=batch_size, callback_on_step_end=callback_on_step_end,
+            decoding=decoding, decoding_options=decoding_options, batch_size=batch_size,
+            callback_on_step_end=callback_on_step_end,
             stop_tokens=(tokenizer.eos_token_id, tokenizer.pad_token_id),
         )
         counts = [None] * len(labels)
