@@ -55,6 +55,18 @@ class TextToTokensModel(nn.Module):
         return self.transformer(text_states=states, text_mask=caption_mask, **kwargs)
 
 
+def caption_condition(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The batch's captions as the model's condition, cut to the batch's longest caption.
+
+    Captions are padded once to the longest in the data set (78 bytes for emoji against a mean
+    of 27); padding is masked, so cutting the all-padding columns changes no logit and saves
+    their attention and caption-encoder cost at every step.
+    """
+    mask = batch["caption_mask"]
+    length = max(int(mask.sum(1).max()), 1)
+    return {"caption_ids": batch["caption_ids"][:, :length], "caption_mask": mask[:, :length]}
+
+
 def _tokenize_images(tokenizer, images: torch.Tensor, batch: int = 256) -> torch.Tensor:
     with torch.no_grad():
         codes = [tokenizer.encode(images[i : i + batch]) for i in range(0, len(images), batch)]
@@ -87,8 +99,8 @@ def build(recipe: dict[str, Any], data_root: str | None) -> TrainingSetup:
     dropout = float(recipe.get("condition_dropout", 0.1))
 
     def loss_fn(model, batch, step):
-        condition = {"caption_ids": batch["caption_ids"], "caption_mask": batch["caption_mask"]}
-        return autoregressive_loss(model, order, batch["tokens"], condition, dropout, context=tokenizer)
+        return autoregressive_loss(model, order, batch["tokens"], caption_condition(batch), dropout,
+                                   context=tokenizer)
 
     def finalize(trained: TextToTokensModel, output_dir: str) -> None:
         pipeline = ImagePipeline(

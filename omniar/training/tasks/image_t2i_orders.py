@@ -51,8 +51,8 @@ def _next_patch_loss(recipe: dict[str, Any], tokenizer: Any, max_steps: int):
 
     def loss_fn(model, batch, step):
         order = curriculum.order_at(step, max_steps)
-        condition = {"caption_ids": batch["caption_ids"], "caption_mask": batch["caption_mask"]}
-        loss, logs = autoregressive_loss(model, order, batch["tokens"], condition, dropout)
+        loss, logs = autoregressive_loss(model, order, batch["tokens"],
+                                         image_t2i.caption_condition(batch), dropout)
         return loss, {**logs, "patch_size": float(curriculum.patch_size_at(step, max_steps))}
 
     return loss_fn
