@@ -131,7 +131,7 @@ def test_save_and_load_round_trip(codec: AudioCodecTokenizer, tmp_path: Path) ->
     assert torch.allclose(loaded.decode(codes), codec.decode(codes))
 
 
-def test_overfit_tone_round_trip() -> None:
+def test_overfit_tone_round_trip(one_thread) -> None:
     """A tiny codec trained for 150 steps on one tone reconstructs it (SI-SNR >> untrained)."""
     torch.manual_seed(0)
     codec = AudioCodecTokenizer(
@@ -153,20 +153,13 @@ def test_overfit_tone_round_trip() -> None:
 
     snr_before, mel_before = quality()
     codec.train()
-    # Thousands of tiny ops: extra intra-op threads only add synchronisation (and stall badly on
-    # a busy machine), so this loop runs single-threaded.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        for _ in range(150):
-            out = codec(target)
-            loss = mel_loss(out.audio, target) + F.l1_loss(out.audio, target)
-            loss = loss + 0.25 * out.commitment_loss
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    finally:
-        torch.set_num_threads(threads)
+    for _ in range(150):
+        out = codec(target)
+        loss = mel_loss(out.audio, target) + F.l1_loss(out.audio, target)
+        loss = loss + 0.25 * out.commitment_loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
     snr_after, mel_after = quality()
     assert snr_before < -10.0
     assert snr_after > 8.0

@@ -77,23 +77,16 @@ def test_multiscale_round_trip_shapes_and_dtypes(quantizer):
     assert model.embed_codes(codes[1]).shape == (2, 4, 2, 2)
 
 
-def test_overfit_tokenizer_reconstructs_its_images():
+def test_overfit_tokenizer_reconstructs_its_images(one_thread):
     torch.manual_seed(0)
     model = ImageVQTokenizer(**TINY, fsq_levels=(8, 8, 8), latent_channels=3).train()
     target = block_images()
     optimizer = torch.optim.Adam(model.parameters(), lr=5e-3)
-    # Many tiny ops: extra intra-op threads only add synchronisation (and stall badly on a busy
-    # machine), so this loop runs single-threaded.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        for _ in range(100):  # reaches ~28 dB
-            loss, _ = reconstruction_loss(model(target).reconstruction, target)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    finally:
-        torch.set_num_threads(threads)
+    for _ in range(100):  # reaches ~28 dB
+        loss, _ = reconstruction_loss(model(target).reconstruction, target)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
     model.eval()
     assert psnr(model.decode(model.encode(target)), target) > 24.0
 

@@ -17,14 +17,7 @@ VOCAB = 13
 PATCHES = [[0, 1, 4, 5], [2, 3, 6, 7], [8, 9, 12, 13], [10, 11, 14, 15]]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Many tiny ops: extra intra-op threads only add synchronisation (and stall on a busy
-    machine), so these tests run single-threaded."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # many tiny ops: see conftest
 
 
 def tiny_model(randomize=True) -> AutoregressiveModel:

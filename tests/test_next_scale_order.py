@@ -18,14 +18,7 @@ from omniar.training.ar_loss import autoregressive_loss
 SCALES = (1, 2, 4)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Many tiny ops: extra intra-op threads only add synchronisation (and stall on a busy
-    machine), so these tests run single-threaded."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # many tiny ops: see conftest
 
 
 def tiny_tokenizer(scales=SCALES) -> MultiScaleVQTokenizer:
