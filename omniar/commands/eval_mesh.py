@@ -63,8 +63,9 @@ def evaluate_generation(
         raise ValueError(f"--model: classes {unknown} are not procedural shape classes "
                          f"{SHAPE_CLASSES}, so there is no held-out reference to compare with")
     reference = generate_shapes(num_per_class, "held_out", seed, classes)
-    result = pipe(class_labels=classes, num_meshes=num_per_class,
-                  generator=torch.Generator().manual_seed(seed), batch_size=batch_size, **sampling)
+    generator = torch.Generator(device=pipe.device).manual_seed(seed)
+    result = pipe(class_labels=classes, num_meshes=num_per_class, generator=generator,
+                  batch_size=batch_size, **sampling)
     labels = [report.class_name for report in result.reports]
 
     def score(names: list[str]) -> dict[str, float]:

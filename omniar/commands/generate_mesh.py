@@ -105,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--out: {out} must end in one of .{', .'.join(EXPORT_TYPES)}")
     pipe = load_mesh_pipeline(args.model, args.device)
     result = pipe(class_labels=[args.class_name], num_meshes=args.num,
-                  generator=torch.Generator().manual_seed(args.seed), **sampling_kwargs(args))
+                  generator=torch.Generator(device=pipe.device).manual_seed(args.seed),
+                  **sampling_kwargs(args))
     for index, report in enumerate(result.reports):
         print(f"{args.class_name} #{index}: {describe(report)}")
     print(decoding_summary(result.stats, args.decoding, decoding_options(args)))

@@ -17,6 +17,29 @@ def condition_dropout(batch_size: int, probability: float, device: torch.device)
     return torch.rand(batch_size, device=device) < probability
 
 
+def corrupt_inputs(tokens: torch.Tensor, max_rate: float) -> torch.Tensor:
+    """`tokens` with a random share of entries replaced by tokens drawn from elsewhere in the batch.
+
+    Each sample draws its own rate uniformly from [0, max_rate], so the model sees clean and
+    noisy histories alike. Teacher forcing only ever shows the model correct histories, so it
+    learns to identify the sample from its own tokens and to ignore the condition; at sampling
+    time one early mistake then derails the rest. Corrupted histories make the condition the
+    reliable signal and teach recovery from mistakes. Replacements are drawn from the batch, not
+    the vocabulary, so they follow the data's token distribution and need no vocabulary size.
+    """
+    if max_rate <= 0:
+        return tokens
+    if not 0 < max_rate < 1:
+        raise ValueError(f"input_noise must be in [0, 1), got {max_rate}")
+    batch = tokens.shape[0]
+    rates = torch.rand(batch, device=tokens.device) * max_rate
+    rates = rates.view(batch, *([1] * (tokens.dim() - 1)))
+    replace = torch.rand(tokens.shape, device=tokens.device) < rates
+    pool = tokens.reshape(-1)
+    donors = pool[torch.randint(pool.numel(), tokens.shape, device=tokens.device)]
+    return torch.where(replace, donors, tokens)
+
+
 def autoregressive_loss(
     model: torch.nn.Module,
     order: Order,
@@ -25,16 +48,19 @@ def autoregressive_loss(
     drop_probability: float = 0.0,
     context: Any = None,
     pad_token_id: int | None = None,
+    input_noise: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Cross-entropy of every token given everything its order lets it see.
 
     `condition` holds the prefix arguments (`class_labels`, or `text_states` and `text_mask`).
     Targets equal to `pad_token_id` (the tail after end-of-sequence) are not scored.
+    `input_noise` > 0 corrupts the fed history (`corrupt_inputs`); targets stay clean.
     """
     order.check_tokens(tokens)
     drop = condition_dropout(tokens.shape[0], drop_probability, tokens.device)
+    fed = corrupt_inputs(tokens, input_noise) if model.training else tokens
     output = model(
-        **order.teacher_forcing_inputs(tokens, context), with_prefix=True, drop_condition=drop,
+        **order.teacher_forcing_inputs(fed, context), with_prefix=True, drop_condition=drop,
         batch_size=tokens.shape[0], **condition,
     )
     logits = order.training_logits(output.logits, output.prefix_length, output)

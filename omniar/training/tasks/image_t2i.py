@@ -3,7 +3,8 @@
 Recipe keys: `tokenizer` (folder of a trained image tokenizer, e.g. assets/emoji-vq),
 `data: {path: noto-emoji/png32, split: train}` (Noto emoji, or `type: imagefolder` for a folder
 with metadata.jsonl captions), `image_size`, `order` (name), `caption_encoder:` and `model:`
-arguments, `condition_dropout`, `pipeline_dir` (where the finished ImagePipeline is written) and
+arguments, `condition_dropout`, `input_noise` (largest share of fed tokens replaced at random,
+`omniar.training.ar_loss.corrupt_inputs`; default 0), `pipeline_dir` (where the finished ImagePipeline is written) and
 `sampling_presets`. Images are tokenized once up front; the token cache is reused on resume.
 """
 
@@ -97,10 +98,11 @@ def build(recipe: dict[str, Any], data_root: str | None) -> TrainingSetup:
                   "vocab_size": tokenizer.vocab_size, **recipe["model"]}
     model = TextToTokensModel(text_encoder, AutoregressiveModel(**model_args))
     dropout = float(recipe.get("condition_dropout", 0.1))
+    input_noise = float(recipe.get("input_noise", 0.0))
 
     def loss_fn(model, batch, step):
         return autoregressive_loss(model, order, batch["tokens"], caption_condition(batch), dropout,
-                                   context=tokenizer)
+                                   context=tokenizer, input_noise=input_noise)
 
     def finalize(trained: TextToTokensModel, output_dir: str) -> None:
         pipeline = ImagePipeline(

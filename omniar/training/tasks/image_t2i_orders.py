@@ -48,11 +48,13 @@ def _next_patch_loss(recipe: dict[str, Any], tokenizer: Any, max_steps: int):
     shape = tokenizer.token_shape(int(recipe.get("image_size", 32)))
     curriculum = NextPatchCurriculum.from_recipe(shape, recipe["next_patch"])
     dropout = float(recipe.get("condition_dropout", 0.1))
+    input_noise = float(recipe.get("input_noise", 0.0))
 
     def loss_fn(model, batch, step):
         order = curriculum.order_at(step, max_steps)
         loss, logs = autoregressive_loss(model, order, batch["tokens"],
-                                         image_t2i.caption_condition(batch), dropout)
+                                         image_t2i.caption_condition(batch), dropout,
+                                         input_noise=input_noise)
         return loss, {**logs, "patch_size": float(curriculum.patch_size_at(step, max_steps))}
 
     return loss_fn
