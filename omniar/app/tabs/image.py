@@ -145,7 +145,7 @@ def build() -> None:
             prompt = gr.Textbox(label="Prompt", value="grinning face", max_lines=1)
             model_order = gr.Dropdown(choices, value=choices[0][1], label="Order (model)")
             decoding = gr.Radio(list(DECODERS), value="sequential", label="Decoding")
-            guidance = gr.Slider(1.0, MAX_GUIDANCE, value=defaults["guidance_scale"], step=0.5,
+            guidance = gr.Slider(1.0, MAX_GUIDANCE, value=defaults["guidance_scale"], step=0.25,
                                  label="Guidance scale")
             temperature = gr.Slider(0.0, MAX_TEMPERATURE, value=defaults["temperature"], step=0.05,
                                     label="Temperature (0 = greedy)")
