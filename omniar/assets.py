@@ -23,6 +23,16 @@ def embedded_models() -> dict[str, dict[str, str]]:
     return found
 
 
+def models_with_order(order: str) -> list[str]:
+    """Embedded image pipelines that generate with `order` (from their model_index.json)."""
+    names = []
+    for name, info in embedded_models().items():
+        index = Path(info["path"]) / "model_index.json"
+        if info["kind"] == "ImagePipeline" and order in json.loads(index.read_text()).get("orders", []):
+            names.append(name)
+    return names
+
+
 def asset_path(name: str) -> Path:
     """Folder of the embedded model `name`, with a clear error listing the valid names."""
     models = embedded_models()

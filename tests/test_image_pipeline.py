@@ -139,6 +139,32 @@ def test_cli_errors_are_one_line(saved, tmp_path):
     assert missing.returncode == 2 and "not a folder" in missing.stderr
 
 
+def test_models_with_order_reads_each_model_index(saved, tmp_path, monkeypatch):
+    from omniar import assets
+
+    monkeypatch.setattr(assets, "ASSETS", tmp_path)
+    import shutil
+
+    shutil.copytree(saved, tmp_path / "tiny-raster")
+    assert assets.models_with_order("raster") == ["tiny-raster"]
+    assert assets.models_with_order("next_scale") == []
+    shipped = [name for name, info in assets.embedded_models().items() if info["kind"] == "ImagePipeline"]
+    assert shipped == ["tiny-raster"]
+
+
+def test_cli_suggests_a_model_for_an_order_it_lacks(saved, tmp_path):
+    from omniar.assets import models_with_order
+
+    others = models_with_order("next_scale")
+    if not others:
+        pytest.skip("no embedded next_scale model in assets/")
+    result = _cli("generate", "image", "a cat", "--model", str(saved), "--order", "next_scale",
+                  "--out", str(tmp_path / "x.png"))
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert "--model" in last and others[0] in last and "['raster']" in last
+
+
 def test_incomplete_model_folder_is_reported(saved, tmp_path):
     import shutil
 

@@ -37,6 +37,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from omniar.assets import models_with_order
     from omniar.loading import load
     from omniar.pipelines.image_output import image_grid
 
@@ -44,6 +45,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--out must name a .png file, got {args.out!r}")
     options = decoding_options(args)
     pipe = load(args.model, device=args.device)
+    others = models_with_order(args.order) if args.order not in (None, *pipe.config.orders) else []
+    if others:
+        raise ValueError(f"--order {args.order}: {args.model} generates with {pipe.config.orders}; "
+                         f"--model {' or '.join(others)} generates with {args.order}")
     condition = {"prompt": args.prompt}
     if not pipe.is_text_conditional:
         label = int(args.prompt) if args.prompt.isdigit() else args.prompt
