@@ -23,11 +23,8 @@ def test_corruption_rate_stays_within_the_maximum_and_draws_from_the_batch():
 @pytest.mark.parametrize("rate", [-0.1, 1.0, 1.5])
 def test_bad_rates_are_refused(rate):
     tokens = torch.zeros(2, 4, dtype=torch.long)
-    if rate < 0:
-        assert torch.equal(corrupt_inputs(tokens, rate), tokens)
-    else:
-        with pytest.raises(ValueError, match="input_noise"):
-            corrupt_inputs(tokens, rate)
+    with pytest.raises(ValueError, match="input_noise"):
+        corrupt_inputs(tokens, rate)
 
 
 def _model_and_tokens():

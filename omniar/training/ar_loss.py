@@ -27,10 +27,10 @@ def corrupt_inputs(tokens: torch.Tensor, max_rate: float) -> torch.Tensor:
     reliable signal and teach recovery from mistakes. Replacements are drawn from the batch, not
     the vocabulary, so they follow the data's token distribution and need no vocabulary size.
     """
-    if max_rate <= 0:
-        return tokens
-    if not 0 < max_rate < 1:
+    if not 0 <= max_rate < 1:
         raise ValueError(f"input_noise must be in [0, 1), got {max_rate}")
+    if max_rate == 0:
+        return tokens
     batch = tokens.shape[0]
     rates = torch.rand(batch, device=tokens.device) * max_rate
     rates = rates.view(batch, *([1] * (tokens.dim() - 1)))
