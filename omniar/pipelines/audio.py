@@ -30,6 +30,7 @@ from omniar.pipelines.audio_tokens import (
     clip_codes,
 )
 from omniar.pipelines.base import AutoregressivePipeline, GenerationOutput
+from omniar.pipelines.labels import label_ids
 from omniar.samplers.condition import Condition
 from omniar.tokenizers.audio_codec import AudioCodecTokenizer
 
@@ -47,26 +48,6 @@ class AudioPipelineOutput(GenerationOutput):
     sample_rate: int = 0
     labels: list[tuple[str, str]] = field(default_factory=list)
     codes: list[torch.Tensor] = field(default_factory=list)
-
-
-def label_id(value: int | str, names: Sequence[str], field_name: str) -> int:
-    """Index of `value` (a name, case-insensitive, or an id / its digits) in `names`."""
-    if isinstance(value, str):
-        text = value.strip().lower()
-        lowered = [name.lower() for name in names]
-        if text in lowered:
-            return lowered.index(text)
-        if text.isdigit():
-            value = int(text)
-    if (
-        isinstance(value, (int, np.integer))
-        and not isinstance(value, bool)
-        and 0 <= value < len(names)
-    ):
-        return int(value)
-    raise ValueError(
-        f"unknown {field_name} {value!r}: expected one of {', '.join(names)} or an id 0-{len(names) - 1}"
-    )
 
 
 class AudioPipeline(AutoregressivePipeline):
@@ -189,10 +170,7 @@ class AudioPipeline(AutoregressivePipeline):
         if (prompt is None) == (class_labels is None):
             raise ValueError(f"pass either prompt or class_labels (one of {self.class_names})")
         given = prompt if prompt is not None else class_labels
-        values = [given] if isinstance(given, (str, int, np.integer)) else list(given)
-        if not values:
-            raise ValueError(f"prompt / class_labels: give at least one of {self.class_names}")
-        return [label_id(value, self.class_names, "digit") for value in values]
+        return label_ids(given, self.class_names, "digit")
 
     def speaker_ids(
         self, speaker: Any, count: int, generator: torch.Generator | None

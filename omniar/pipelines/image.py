@@ -14,6 +14,7 @@ from omniar.orders.next_scale import split_scales
 from omniar.pipelines.base import AutoregressivePipeline, GenerationOutput
 from omniar.pipelines.image_orders import build_image_order
 from omniar.pipelines.image_output import check_output_type, convert_images
+from omniar.pipelines.labels import label_ids
 from omniar.samplers.condition import Condition
 
 
@@ -80,20 +81,10 @@ class ImagePipeline(AutoregressivePipeline):
                 f"this model is class-conditional: pass class_labels (ids or names from {self.config.class_names})"
             )
         labels = [class_labels] if isinstance(class_labels, (int, str)) else list(class_labels)
-        ids = [self._class_id(label) for label in labels]
+        ids = label_ids(labels, self.config.class_names or [], "class label",
+                        self.transformer.config.class_sizes[0])
         tensor = torch.tensor(ids, dtype=torch.long).repeat_interleave(num_images_per_prompt)
         return Condition(tensor.shape[0], class_labels=tensor), [str(label) for label in labels]
-
-    def _class_id(self, label: int | str) -> int:
-        names = self.config.class_names
-        if isinstance(label, str):
-            if label not in names:
-                raise ValueError(f"unknown class label {label!r}; valid names: {names}")
-            return names.index(label)
-        size = self.transformer.config.class_sizes[0]
-        if not 0 <= int(label) < size:
-            raise ValueError(f"class label {label} out of range; valid ids are 0..{size - 1}")
-        return int(label)
 
     def decode_tokens(self, tokens: torch.Tensor, order: str) -> torch.Tensor:
         """Generated tokens (B, N) in an order's layout to images in [-1, 1]."""

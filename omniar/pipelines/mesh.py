@@ -39,6 +39,7 @@ from omniar.eval.mesh_metrics import mesh_validity
 from omniar.models.ar_model import AutoregressiveModel
 from omniar.orders.raster import RasterOrder
 from omniar.pipelines.base import AutoregressivePipeline, GenerationOutput
+from omniar.pipelines.labels import label_ids
 from omniar.pipelines.logits_mask import MaskedLogitsModel
 from omniar.pipelines.mesh_grammar import GRAMMAR_LEVELS, MeshGrammar
 from omniar.pipelines.mesh_repair import MeshRepairReport, repair_mesh
@@ -169,22 +170,7 @@ class MeshPipeline(AutoregressivePipeline):
 
     def class_ids(self, class_labels: str | int | Sequence[str | int]) -> list[int]:
         """Label ids for class names or ids; a ValueError lists the valid names."""
-        labels = [class_labels] if isinstance(class_labels, (str, int)) else list(class_labels)
-        if not labels:
-            raise ValueError(f"class_labels: give at least one of {self.class_names}")
-        ids = []
-        for label in labels:
-            if isinstance(label, (int, np.integer)) and not isinstance(label, bool):
-                if not 0 <= int(label) < len(self.class_names):
-                    raise ValueError(f"class_labels: id {label} is out of range; valid ids are "
-                                     f"0..{len(self.class_names) - 1} ({self.class_names})")
-                ids.append(int(label))
-            elif isinstance(label, str) and label in self.class_names:
-                ids.append(self.class_names.index(label))
-            else:
-                raise ValueError(f"class_labels: unknown class {label!r}; expected one of "
-                                 f"{self.class_names} or their ids")
-        return ids
+        return label_ids(class_labels, self.class_names, "class")
 
     def decode_sample(self, tokens: torch.Tensor, class_name: str, repair: bool = True,
                       grammar: dict[str, float] | None = None
