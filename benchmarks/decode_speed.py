@@ -22,9 +22,6 @@ alike; the median over repeats is reported. Results go to JSON and a markdown ta
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -33,6 +30,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
+from _report import (  # benchmarks/_report.py: run these as scripts
+    environment,
+    environment_line,
+    load_average,
+    write_report,
+)
 
 from omniar.models.ar_model import AutoregressiveModel
 from omniar.orders.base import Order
@@ -166,21 +169,6 @@ def transformers_runner(model, batch: int, seq_len: int, top_k: int,
     return run
 
 
-def cpu_name() -> str:
-    """The CPU model from /proc/cpuinfo where it exists (Linux), else the architecture."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def load_average() -> str:
-    """`uptime`'s load averages (1, 5, 15 min): the machine may be shared."""
-    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 def summarise(wall: list[float], cpu: list[float], tokens: int) -> dict:
     median, median_cpu = statistics.median(wall), statistics.median(cpu)
     return {"seconds": [round(x, 4) for x in wall], "cpu_seconds": [round(x, 4) for x in cpu],
@@ -257,9 +245,7 @@ def markdown(report: dict) -> str:
         f"{report['repeats']} run(s) per method after a warm-up (uncached baseline above "
         f"batch 1: {report['uncached_repeats']} run(s), it is quadratic in the length)."),
         "",
-        (f"torch {env['torch']}, transformers {env['transformers']}, {env['threads']} thread(s), "
-        f"{env['cpu_count']} CPU(s) ({env['processor']}); load average (uptime) before: "
-        f"{env['load_average_before']}, after: {env['load_average_after']} (shared machine)."),
+        f"transformers {env['transformers']}; " + environment_line(env),
         "",
         "| batch | method | median tokens/s | median s | runs (s) | tokens per CPU-s | runs (CPU s) |",
         "|---:|---|---:|---:|---|---:|---|",
@@ -315,24 +301,12 @@ def main(argv: list[str] | None = None) -> dict:
         "parameters": params, "total_seconds": round(time.perf_counter() - start, 1),
         "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": "python " + " ".join(["benchmarks/decode_speed.py", *(argv or sys.argv[1:])]),
-        "environment": {
-            "torch": torch.__version__, "transformers": transformers.__version__,
-            "python": platform.python_version(), "threads": torch.get_num_threads(),
-            "cpu_count": os.cpu_count(), "processor": cpu_name(),
-            "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-            "load_average_before": load_before, "load_average_after": load_average(),
-        },
+        "environment": {**environment(load_before), "transformers": transformers.__version__},
         "results": {str(b): r for b, r in results.items()},
     }
     print()
     print(markdown(report))
-    if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-        args.output.with_suffix(".md").write_text(markdown(report))
-        print(f"wrote {args.output.with_suffix('.json')} and {args.output.with_suffix('.md')}")
-    elif args.quick:
-        print("QUICK MODE: no result files written (pass --output PREFIX to write them)")
+    write_report(args.output, report, markdown(report), args.quick)
     return report
 
 

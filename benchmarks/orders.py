@@ -21,9 +21,6 @@ FIDs. Results go to JSON and a markdown table, with versions, threads and machin
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -31,6 +28,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
+from _report import (  # benchmarks/_report.py: run these as scripts
+    environment,
+    environment_line,
+    inception_features,
+    load_average,
+    write_report,
+)
 
 from omniar.assets import embedded_models
 from omniar.eval.image_eval import evaluate_image_model
@@ -188,11 +192,7 @@ def markdown(results: dict) -> str:
             "own images at the same sample size. Not comparable with ImageNet FID."
         ),
         "",
-        (
-            f"torch {meta['torch']}, {meta['threads']} thread(s), {meta['cpus']} CPU(s), device "
-            f"{meta['device']}; load average before: {meta['load_before']}, after: "
-            f"{meta['load_after']} (shared machine)."
-        ),
+        environment_line(meta),
         "",
         (
             "| model | order | params | passes/img | img/s b1 | img/s b16 | top-1 train "
@@ -230,12 +230,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    load_before = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    inception = None
-    if args.fid:
-        from omniar.eval.image_fid import InceptionFeatures
-
-        inception = InceptionFeatures(device=args.device)
+    load_before = load_average()
+    inception = inception_features(args.fid, args.device)
     rows = [benchmark_model(name, args, inception) for name in models]
     results = {
         "meta": {
@@ -247,23 +243,13 @@ def main(argv: list[str] | None = None) -> int:
             "decoding": args.decoding,
             "repeats": args.repeats,
             "fid": args.fid,
-            "torch": torch.__version__,
-            "threads": torch.get_num_threads(),
-            "cpus": os.cpu_count(),
-            "machine": platform.machine(),
-            "device": args.device or "cpu",
-            "load_before": load_before,
-            "load_after": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
+            **environment(load_before, args.device),
         },
         "models": rows,
     }
     table = markdown(results)
     print(table)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.with_suffix(".json").write_text(json.dumps(results, indent=2))
-        args.output.with_suffix(".md").write_text(table)
-        print(f"wrote {args.output.with_suffix('.json')} and {args.output.with_suffix('.md')}")
+    write_report(args.output, results, table)
     return 0
 
 

@@ -27,9 +27,6 @@ sequential; jacobi with windows 4, 8, 16 and both draft inits (random, left); zi
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -39,6 +36,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from _report import (  # benchmarks/_report.py: run these as scripts
+    environment,
+    environment_line,
+    inception_features,
+    load_average,
+    write_report,
+)
 
 from omniar.eval.image_eval import PROMPT_CHOICES, evaluate_image_model
 from omniar.loading import load
@@ -249,10 +253,7 @@ def markdown(report: dict) -> str:
          "images at batch 1, 16 at batch 16); speedup over sequential under the same setting, "
          "CPU-time speedup in brackets. Fidelity: prompt fidelity top-1 / top-5 at batch 16."),
         "",
-        (f"torch {meta['torch']}, {meta['threads']} thread(s), {meta['cpus']} CPU(s), device "
-         f"{meta['device']}; load average before: {meta['load_before']}, after: "
-         f"{meta['load_after']} (shared machine: wall times are noisy). Total "
-         f"{meta['total_seconds']:.0f} s."),
+        environment_line(meta) + f" Total {meta['total_seconds']:.0f} s.",
         "",
         ("| setting | decoding | window | init | passes b1 | tok/pass | s/img b1 | speedup b1 "
          "| passes b16 | s/img b16 | speedup b16 | top-1 | top-5 | FID |"),
@@ -280,14 +281,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    start, load_before = time.perf_counter(), ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    start, load_before = time.perf_counter(), load_average()
     pipe = load(args.model, device=args.device)
     pipe.set_progress_bar_config(disable=True)
-    inception = None
-    if args.fid:
-        from omniar.eval.image_fid import InceptionFeatures
-
-        inception = InceptionFeatures(device=args.device)
+    inception = inception_features(args.fid, args.device)
     configs = [Config(setting, decoding, options) for setting in args.settings
                for decoding, options in decoders(args.quick)]
     rows = []
@@ -316,10 +313,7 @@ def main(argv: list[str] | None = None) -> int:
             "repeats": args.repeats, "seed": args.seed, "fid": args.fid,
             "sampling": {s: next(r["sampling"] for r in rows if r["setting"] == s)
                          for s in args.settings},
-            "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "cpus": os.cpu_count(), "machine": platform.machine(),
-            "device": args.device or "cpu", "load_before": load_before,
-            "load_after": ", ".join(f"{x:.2f}" for x in os.getloadavg()),
+            **environment(load_before, args.device),
             "tokens_per_image": rows[0]["speed"]["1"]["tokens_per_image"],
             "total_seconds": time.perf_counter() - start,
         },
@@ -328,13 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     table = markdown(report)
     print(table)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.with_suffix(".json").write_text(json.dumps(report, indent=2) + "\n")
-        args.output.with_suffix(".md").write_text(table)
-        print(f"wrote {args.output.with_suffix('.json')} and {args.output.with_suffix('.md')}")
-    elif args.quick:
-        print("QUICK MODE: no result files written (pass --output PREFIX to write them)")
+    write_report(args.output, report, table, args.quick)
     return 0
 
 
