@@ -43,9 +43,11 @@ def test_patch_inputs_positions_and_targets_on_a_4x4_grid():
     assert order.patches.tolist() == PATCHES
     tokens = torch.arange(16)[None] + 100  # token value = index + 100
     inputs = order.teacher_forcing_inputs(tokens)
-    # patches 0..2 are fed (the last one is only predicted), one slot each, on the coarse grid
+    # patches 0..2 are fed (the last one is only predicted), one slot each, at the patch centres
     assert inputs["pooled_tokens"].tolist() == [[[p + 100 for p in patch] for patch in PATCHES[:3]]]
-    assert inputs["position_ids"].tolist() == [[[0, 0], [0, 1], [1, 0]]]
+    assert inputs["position_ids"].tolist() == [[[0.5, 0.5], [0.5, 2.5], [2.5, 0.5]]]
+    coarse = NextPatchOrder((4, 4), 2, positions="coarse").teacher_forcing_inputs(tokens)
+    assert coarse["position_ids"].tolist() == [[[0, 0], [0, 1], [1, 0]]]
     assert inputs["ranks"].tolist() == [[1, 2, 3]]
     # every token of patch m + 1 is a target of patch m's slot (patch 0: of the prefix)
     assert order.training_targets(tokens).tolist() == [
@@ -128,6 +130,9 @@ def test_curriculum_follows_training_progress():
         (8, 8), {"patch_sizes": [4, 2, 1], "fractions": [0.25, 0.25, 0.5]}
     )
     assert [three.patch_size_at(s, 8) for s in range(8)] == [4, 4, 2, 2, 1, 1, 1, 1]
+    assert three.order_at(0, 8).patch_positions == "centre"
+    literal = NextPatchCurriculum.from_recipe((8, 8), {"positions": "coarse"})
+    assert literal.order_at(0, 8).token_positions()[-1].tolist() == [3.0, 3.0]
 
 
 @pytest.mark.parametrize(
@@ -138,6 +143,7 @@ def test_curriculum_follows_training_progress():
         ({"patch_sizes": [2, 1], "fractions": [0.7, 0.7]}, "sum to 1"),
         ({"patch_sizes": [3, 1], "fractions": [0.5, 0.5]}, "divide the grid"),
         ({"patch": 2}, "unknown key"),
+        ({"positions": "corner"}, "positions must be one of"),
     ],
 )
 def test_bad_curricula_are_rejected(options, match):
