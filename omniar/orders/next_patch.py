@@ -36,7 +36,6 @@ import torch
 from omniar.orders.base import Order, Step
 from omniar.orders.raster import RasterOrder
 
-
 PATCH_POSITIONS = ("centre", "coarse")
 
 
