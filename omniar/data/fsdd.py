@@ -16,9 +16,9 @@ import torch
 from torch.utils.data import Dataset
 
 from omniar.data.audio_io import read_wav
+from omniar.pipelines.labels import label_id
 
 FSDD_SAMPLE_RATE = 8000
-FSDD_DIGITS: tuple[int, ...] = tuple(range(10))
 FSDD_SPEAKERS: tuple[str, ...] = ("george", "jackson", "nicolas", "theo", "yweweler")
 """The speakers of the published FSDD, in the order used for speaker ids."""
 DIGIT_WORDS: tuple[str, ...] = (
@@ -71,15 +71,7 @@ def fsdd_recordings_dir(path: str | Path) -> Path:
 
 def parse_digit(value: int | str) -> int:
     """A digit 0-9 from an int, ``"7"`` or ``"seven"``; ``ValueError`` names anything else."""
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text in DIGIT_WORDS:
-            return DIGIT_WORDS.index(text)
-        if text.isdigit():
-            value = int(text)
-    if isinstance(value, int) and not isinstance(value, bool) and value in FSDD_DIGITS:
-        return value
-    raise ValueError(f"unknown digit {value!r}: expected 0-9 or one of {', '.join(DIGIT_WORDS)}")
+    return label_id(value, DIGIT_WORDS, "digit")
 
 
 def parse_speaker(name: str, speakers: tuple[str, ...] = FSDD_SPEAKERS) -> str:
