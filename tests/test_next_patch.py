@@ -133,6 +133,9 @@ def test_curriculum_follows_training_progress():
     assert three.order_at(0, 8).patch_positions == "centre"
     literal = NextPatchCurriculum.from_recipe((8, 8), {"positions": "coarse"})
     assert literal.order_at(0, 8).token_positions()[-1].tolist() == [3.0, 3.0]
+    # The trainer restarts the weight average where each later stage begins.
+    assert three.stage_starts(8) == (2, 4)
+    assert NextPatchCurriculum((8, 8), [1], [1.0]).stage_starts(8) == ()
 
 
 @pytest.mark.parametrize(

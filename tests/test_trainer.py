@@ -10,6 +10,7 @@ from omniar.data.token_file import save_token_file
 from omniar.training.config import TrainerConfig
 from omniar.training.metrics_log import read_metrics
 from omniar.training.recipes import run_recipe
+from omniar.training.trainer import Trainer
 
 MODEL = dict(vocab_size=6, hidden_size=32, num_layers=2, num_heads=2, rope_axes=1, class_sizes=[2])
 
@@ -77,3 +78,31 @@ def test_bad_trainer_settings_are_named():
         TrainerConfig.from_dict({"output_dir": "x", "max_steps": 1, "lr": 1.0})
     with pytest.raises(ValueError, match="mixed_precision"):
         TrainerConfig(output_dir="x", max_steps=1, mixed_precision="fp8")
+
+
+def _train_linear(tmp_path, ema_restarts, max_steps=12):
+    torch.manual_seed(0)
+    data = torch.utils.data.TensorDataset(torch.randn(8, 2), torch.randn(8, 1))
+
+    def loss_fn(model, batch, step):
+        inputs, targets = batch
+        return ((model(inputs) - targets) ** 2).mean(), {}
+
+    config = TrainerConfig(output_dir=str(tmp_path / f"linear{list(ema_restarts)}"), max_steps=max_steps,
+                           batch_size=4, learning_rate=0.1, warmup_steps=0, lr_schedule="constant",
+                           ema_decay=0.9, checkpoint_every=100, log_every=100)
+    trainer = Trainer(torch.nn.Linear(2, 1), data, loss_fn, config, show_progress=False,
+                      ema_restarts=ema_restarts)
+    averaged = trainer.train()
+    return averaged, trainer.model
+
+
+def test_ema_restart_drops_the_weights_before_it(tmp_path):
+    averaged, raw = _train_linear(tmp_path, ())
+    assert not torch.allclose(averaged.weight, raw.weight)
+    restarted, raw = _train_linear(tmp_path, (11,))
+    torch.testing.assert_close(restarted.weight, raw.weight)
+    # A restart at step 6 averages steps 6-11 only, so it ends nearer the raw weights than no restart.
+    middle, raw = _train_linear(tmp_path, (6,))
+    assert (middle.weight - raw.weight).abs().sum() < (averaged.weight - raw.weight).abs().sum()
+

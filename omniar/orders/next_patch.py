@@ -198,6 +198,13 @@ class NextPatchCurriculum:
                 return size
         return self.patch_sizes[-1]
 
+    def stage_starts(self, max_steps: int) -> tuple[int, ...]:
+        """The 0-based steps at which a new patch size takes over (none for the first stage)."""
+        return tuple(
+            step for step in range(1, max_steps)
+            if self.patch_size_at(step, max_steps) != self.patch_size_at(step - 1, max_steps)
+        )
+
     def order_at(self, step: int, max_steps: int) -> Order:
         """The training order at `step`: `NextPatchOrder`, or `RasterOrder` for 1 x 1 patches."""
         return self.orders[self.patch_size_at(step, max_steps)]

@@ -80,5 +80,6 @@ def run_recipe(
         eval_fn=setup.eval_fn,
         finalize=setup.finalize,
         show_progress=show_progress,
+        ema_restarts=setup.ema_restarts,
     )
     return trainer.train(stop_after=stop_after)

@@ -21,6 +21,9 @@ class TrainingSetup:
     `loss_fn(model, batch, step)` returns the loss tensor and scalar logs; `eval_fn(model)` returns
     metrics computed on the (EMA, if enabled) weights. `finalize(model, output_dir)`, when given,
     writes the trained artefact (for example a pipeline folder) after training.
+    `ema_restarts` are 0-based steps at which the weight average starts afresh from the current
+    weights: a curriculum that changes what the model reads (NPP's patch stages) would otherwise
+    average weights of the old stage into the saved model for ~1 / (1 - decay) steps.
     """
 
     model: torch.nn.Module
@@ -30,3 +33,4 @@ class TrainingSetup:
     collate_fn: Callable | None = None
     eval_fn: EvalFn | None = None
     finalize: Callable[[torch.nn.Module, str], None] | None = None
+    ema_restarts: tuple[int, ...] = ()

@@ -59,7 +59,9 @@ class Trainer:
     """Train `model` on `train_dataset` by minimising `loss_fn(model, batch, step)`.
 
     Resumes from the newest checkpoint in `config.output_dir`, so rerunning a killed command
-    continues it. `train()` returns the unwrapped model carrying the EMA weights when EMA is on.
+    continues it. `train()` returns the unwrapped model carrying the EMA weights when EMA is on;
+    the average restarts from the current weights after each 0-based step in `ema_restarts`
+    (see `TrainingSetup`).
     """
 
     def __init__(
@@ -72,6 +74,7 @@ class Trainer:
         eval_fn: EvalFn | None = None,
         finalize: Callable[[torch.nn.Module, str], None] | None = None,
         show_progress: bool = True,
+        ema_restarts: tuple[int, ...] = (),
     ) -> None:
         self.model = model
         self.train_dataset = train_dataset
@@ -81,6 +84,7 @@ class Trainer:
         self.eval_fn = eval_fn
         self.finalize = finalize
         self.show_progress = show_progress
+        self.ema_restarts = frozenset(int(step) for step in ema_restarts)
         self.output_dir = Path(config.output_dir)
         self.checkpoint_root = self.output_dir / "checkpoints"
 
@@ -207,6 +211,10 @@ class Trainer:
                 for key, value in {"loss": loss.item(), **logs}.items():
                     running[key] = running.get(key, 0.0) + float(value)
                 counted += 1
+            if self.ema is not None and step in self.ema_restarts:
+                # diffusers' EMAModel uses decay 0 on its first update, so the average restarts
+                # from the weights just stepped and then warms up as it did at the start.
+                self.ema.optimization_step = 0
             step += 1
             if self.ema is not None:
                 self.ema.step(self.accelerator.unwrap_model(self.wrapped).parameters())

@@ -8,7 +8,8 @@ task only adds what those orders need on top:
   (`NextScaleOrder.feature_dim`); recipes leave it out.
 - `next_patch: {patch_sizes: [2, 1], fractions: [0.5, 0.5]}` (with `order: raster`): the NPP
   curriculum. The loss at trainer step s uses `NextPatchCurriculum.order_at(s, max_steps)` and
-  logs the patch size; the saved pipeline is a plain raster model.
+  logs the patch size; the weight average (EMA) restarts at each stage, so the saved plain raster
+  model averages token-stage weights only.
 """
 
 from __future__ import annotations
@@ -40,13 +41,16 @@ def _with_feature_inputs(recipe: dict[str, Any], tokenizer: Any) -> dict[str, An
     return {**recipe, "model": {**recipe["model"], "input_dim": input_dim}}
 
 
-def _next_patch_loss(recipe: dict[str, Any], tokenizer: Any, max_steps: int):
+def _next_patch_curriculum(recipe: dict[str, Any], tokenizer: Any) -> NextPatchCurriculum:
     if recipe.get("order", "raster") != "raster":
         raise ValueError(
             f"next_patch trains raster models; set order: raster, got {recipe.get('order')!r}"
         )
     shape = tokenizer.token_shape(int(recipe.get("image_size", 32)))
-    curriculum = NextPatchCurriculum.from_recipe(shape, recipe["next_patch"])
+    return NextPatchCurriculum.from_recipe(shape, recipe["next_patch"])
+
+
+def _next_patch_loss(recipe: dict[str, Any], curriculum: NextPatchCurriculum, max_steps: int):
     dropout = float(recipe.get("condition_dropout", 0.1))
     input_noise = float(recipe.get("input_noise", 0.0))
 
@@ -69,5 +73,8 @@ def build(recipe: dict[str, Any], data_root: str | None) -> TrainingSetup:
         recipe = _with_feature_inputs(recipe, tokenizer)
     setup = image_t2i.build(recipe, data_root)
     if "next_patch" in recipe:
-        setup = replace(setup, loss_fn=_next_patch_loss(recipe, tokenizer, setup.config.max_steps))
+        curriculum = _next_patch_curriculum(recipe, tokenizer)
+        max_steps = setup.config.max_steps
+        setup = replace(setup, loss_fn=_next_patch_loss(recipe, curriculum, max_steps),
+                        ema_restarts=curriculum.stage_starts(max_steps))
     return setup
