@@ -252,6 +252,17 @@ def test_cli_eval_writes_json_and_table(pipe, tmp_path, capsys):
     assert "tree_test.jsonl" in capsys.readouterr().err
 
 
+def test_cli_eval_records_the_structure_constraint(pipe, tmp_path):
+    write_tree_splits(tmp_path / "data")
+    pipe.save_pretrained(tmp_path / "pipe")
+    args = ["eval", "graph", str(tmp_path / "pipe"), "--data-root", str(tmp_path / "data"),
+            "--family", "tree", "--num", "3", "--out-json", str(tmp_path / "r.json"),
+            "--out-md", str(tmp_path / "r.md"), "--device", "cpu", "--structure-constraint"]
+    assert cli_main(args) == 0
+    assert json.loads((tmp_path / "r.json").read_text())["structure_constraint"] == "planar"
+    assert "planar structure constraint" in (tmp_path / "r.md").read_text()
+
+
 def test_embedded_tree_model_generates_trees():
     """The shipped graphs-tree pipeline loads by name and samples valid 64-node trees."""
     from omniar.commands.generate_graph import load_pipeline

@@ -77,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "sampling": out.stats["sampling"],
         "grammar_mask": out.stats["grammar_mask"],
+        "structure_constraint": out.stats["structure_constraint"],
         "num_repaired": out.stats["num_repaired"],
         "mean_nodes": out.stats["mean_nodes"],
         "mean_edges": out.stats["mean_edges"],
@@ -89,6 +90,11 @@ def run(args: argparse.Namespace) -> int:
         f"Our row: {num} graphs, seed {args.seed}, {sampling}, grammar mask "
         f"{'on' if out.stats['grammar_mask'] else 'off'}, MMDs against the {args.split} split.\n"
     )
+    if out.stats["structure_constraint"]:
+        note += (
+            f"Sampled with the {out.stats['structure_constraint']} structure constraint: only "
+            "edges that keep each graph in the family; the figures describe model and sampler.\n"
+        )
     if args.out_json:
         write_report(results, args.out_json)
     if args.out_md:

@@ -58,6 +58,10 @@ def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-grammar-mask", action="store_true",
                         help="sample from the raw logits (no well-formedness mask; the mask is "
                         "only used with sequential decoding)")
+    parser.add_argument("--structure-constraint", action="store_true",
+                        help="sample only edges that keep each graph in the model's family "
+                        "(planar: planar, tree: acyclic); changes the samples, see "
+                        "omniar/pipelines/graph_constraints.py")
     parser.add_argument("--device", help="torch device (default: cuda, mps or cpu)")
 
 
@@ -70,6 +74,7 @@ def sample_graphs(pipe, args: argparse.Namespace, num_graphs: int):
         generator=generator, batch_size=args.batch_size, preset=args.preset,
         decoding=args.decoding, decoding_options=decoding_options(args),
         grammar_mask=False if args.no_grammar_mask else None,
+        structure_constraint=args.structure_constraint,
     )
 
 

@@ -105,8 +105,8 @@ def markdown_table(ours: Mapping[str, object], family: str, model_name: str = "o
     lines.append(f"| **{model_name}** | {cells} | this run |")
     lines.append("")
     lines.append(
-        f"{family} test split; MMD is squared MMD with the GRAN/DiGress Gaussian-TV kernels; "
-        "n/a: no figure we are sure of."
+        f"Published rows: {family} test split; MMD is squared MMD with the GRAN/DiGress "
+        "Gaussian-TV kernels; n/a: no figure we are sure of."
     )
     if unchecked:
         lines.append("* transcribed from the paper but not re-checked against it; verify first.")

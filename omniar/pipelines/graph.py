@@ -14,6 +14,10 @@ pipeline (`omniar.pipelines.logits_mask.MaskedLogitsModel`, shared with the mesh
 masks the model's output before the shared decode loop samples from it), not a change to the
 decode loop. It follows one fed token per forward pass, so it is used with
 `decoding="sequential"` only; the parallel decoders (jacobi) sample unmasked.
+
+Structure constraint. `structure_constraint=True` extends the mask so that every sample stays
+inside the pipeline's family (planar or tree; `omniar.pipelines.graph_constraints`). Off by
+default: what it measures is the model and the sampler together.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from omniar.data.graph_files import graph_to_record
 from omniar.models.ar_model import AutoregressiveModel
 from omniar.orders.raster import RasterOrder
 from omniar.pipelines.base import AutoregressivePipeline, GenerationOutput
+from omniar.pipelines.graph_constraints import CONSTRAINED_FAMILIES, make_edge_constraint
 from omniar.pipelines.logits_mask import MaskedLogitsModel
 from omniar.samplers.condition import Condition
 from omniar.tokenizers.graph import (
@@ -52,11 +57,25 @@ class GraphGrammar:
     and in the edge section the position inside the current edge group (G2PT: source, target,
     edge type) or the walk's previous node (Eulerian), plus the adjacency built so far.
     `allowed()` is a (batch, vocab) boolean mask; it always allows at least one token.
+
+    With `structure` (a family of `omniar.pipelines.graph_constraints`, G2PT serialisation
+    only) it also keeps every sample inside that family: a source is allowed only if some edge
+    from it keeps the family, a target only if its edge does; `<eos>` stays allowed, so a graph
+    to which no edge can be added ends there.
     """
 
-    def __init__(self, tokenizer: GraphTokenizer, batch_size: int, device: torch.device):
+    def __init__(self, tokenizer: GraphTokenizer, batch_size: int, device: torch.device,
+                 structure: str | None = None):
         self.tok = tokenizer
         n = tokenizer.max_nodes
+        if structure is not None and tokenizer.serialization != "g2pt":
+            raise ValueError(
+                f"structure constraints need the G2PT serialisation, this tokenizer uses "
+                f"{tokenizer.serialization!r}"
+            )
+        self.constraint = (
+            None if structure is None else make_edge_constraint(structure, batch_size, n)
+        )
         self.device = device
         self.section = torch.full((batch_size,), _START, dtype=torch.long, device=device)
         self.nodes = torch.zeros(batch_size, dtype=torch.long, device=device)
@@ -91,6 +110,9 @@ class GraphGrammar:
         self.adjacency[rows[target], source[target], index[target]] = True
         self.adjacency[rows[target], index[target], source[target]] = True
         self.edges += target.long()
+        if self.constraint is not None:
+            for row in target.nonzero().flatten().tolist():
+                self.constraint.add_edge(row, int(source[row]), int(index[row]))
         group = 3 if self.tok.emits_edge_types else 2
         self.previous = torch.where(edges & is_index & (self.slot == 0), index, self.previous)
         self.slot = torch.where(edges, (self.slot + 1) % group, self.slot)
@@ -142,9 +164,30 @@ class GraphGrammar:
         src = self.previous.clamp(min=0)
         targets = below & ~self.adjacency[rows, src] & (self.index_range[None] != src[:, None])
         targets &= (self.slot == 1)[:, None]
+        if self.constraint is not None:
+            sources, targets = self._constrain(sources, targets, below)
         mask = self._index_mask(sources | targets)
         mask |= (self.slot == 2)[:, None] & self.is_edge_type
         return mask, self.slot == 0
+
+    def _constrain(self, sources: torch.Tensor, targets: torch.Tensor,
+                   below: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Drop the sources without an allowed edge and the targets whose edge is not allowed."""
+        sources, targets = sources.clone(), targets.clone()
+        for row in sources.any(1).nonzero().flatten().tolist():
+            for source in sources[row].nonzero().flatten().tolist():
+                free = below[row] & ~self.adjacency[row, source]
+                candidates = [t for t in free.nonzero().flatten().tolist() if t != source]
+                if not self.constraint.has_allowed_target(row, source, candidates):
+                    sources[row, source] = False
+        for row in targets.any(1).nonzero().flatten().tolist():
+            source = int(self.previous[row])
+            candidates = targets[row].nonzero().flatten().tolist()
+            allowed = self.constraint.allowed_targets(row, source, candidates)
+            if allowed:  # empty only if a token outside the mask was fed; keep the row sampleable
+                targets[row] = False
+                targets[row, allowed] = True
+        return sources, targets
 
     def _walk_allowed(self, below: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """A walk starts at any node; it continues to another node (through an edge-type
@@ -224,6 +267,7 @@ class GraphPipeline(AutoregressivePipeline):
         callback_on_step_end: Callable | None = None,
         output_type: str = "networkx",
         grammar_mask: bool | None = None,
+        structure_constraint: bool = False,
     ) -> GraphPipelineOutput:
         """Sample `num_graphs` graphs.
 
@@ -243,6 +287,11 @@ class GraphPipeline(AutoregressivePipeline):
             grammar_mask: restrict sampling to well-formed sequences (module docstring).
                 `None` (default): on for sequential decoding, off for the parallel decoders,
                 whose multi-token passes the mask does not follow.
+            structure_constraint: also keep every sample inside the pipeline's `family`
+                (planar: only edges that keep the graph planar; tree: only edges between two
+                components), as valency checks do for molecules
+                (`omniar.pipelines.graph_constraints`). It changes the samples: figures measured
+                with it describe model and sampler together. Needs the grammar mask.
         """
         self.check_count("num_graphs", num_graphs)
         self.check_count("batch_size", batch_size)
@@ -259,12 +308,14 @@ class GraphPipeline(AutoregressivePipeline):
                 f"grammar_mask=True needs decoding='sequential' (got decoding={decoding!r}); "
                 "pass grammar_mask=False to decode in parallel without the mask"
             )
+        structure = self._structure(structure_constraint, grammar_mask)
         sampling, guidance, settings = self.resolve_sampling(
             preset, temperature=temperature, top_k=top_k, top_p=top_p
         )
         model = self.transformer
         if grammar_mask:
-            model = MaskedLogitsModel(self.transformer, partial(GraphGrammar, self.tokenizer))
+            grammar = partial(GraphGrammar, self.tokenizer, structure=structure)
+            model = MaskedLogitsModel(self.transformer, grammar)
         tok = self.tokenizer
         tokens, stats = self.generate_tokens(
             model, self.order, Condition(num_graphs), sampling, guidance, generator=generator,
@@ -280,6 +331,7 @@ class GraphPipeline(AutoregressivePipeline):
             **stats.as_dict(),
             "decoding": decoding,
             "grammar_mask": grammar_mask,
+            "structure_constraint": structure,
             "sampling": {key: settings[key] for key in ("temperature", "top_k", "top_p")},
             "num_repaired": sum(1 for report in reports if report),
             "mean_nodes": sum(g.number_of_nodes() for g in graphs) / num_graphs,
@@ -288,6 +340,32 @@ class GraphPipeline(AutoregressivePipeline):
         self.maybe_free_model_hooks()
         return GraphPipelineOutput(stats=summary, graphs=_convert(graphs, tokens, output_type),
                                    reports=reports)
+
+    def _structure(self, structure_constraint: bool, grammar_mask: bool) -> str | None:
+        """The family to constrain samples to, or None; errors name what is missing."""
+        if not isinstance(structure_constraint, bool):
+            raise ValueError(  # noqa: TRY004 - bad input is a ValueError (project convention)
+                f"structure_constraint must be True or False, got {structure_constraint!r}"
+            )
+        if not structure_constraint:
+            return None
+        family = self.config.family
+        if family not in CONSTRAINED_FAMILIES:
+            raise ValueError(
+                f"structure_constraint=True needs a pipeline family in {CONSTRAINED_FAMILIES}, "
+                f"this pipeline's family is {family!r}"
+            )
+        if not grammar_mask:
+            raise ValueError(
+                "structure_constraint=True works through the grammar mask: use sequential "
+                "decoding with grammar_mask left on"
+            )
+        if self.tokenizer.serialization != "g2pt":
+            raise ValueError(
+                f"structure_constraint=True needs the G2PT serialisation, this tokenizer uses "
+                f"{self.tokenizer.serialization!r}"
+            )
+        return family
 
 
 def _convert(graphs: list[nx.Graph], tokens: torch.Tensor, output_type: str) -> Any:
