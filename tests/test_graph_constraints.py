@@ -90,3 +90,11 @@ def test_structure_constraint_needs_a_family_and_the_grammar_mask():
     pipe.register_to_config(family="sbm")
     with pytest.raises(ValueError, match="family is 'sbm'"):
         pipe(num_graphs=1, structure_constraint=True)
+
+
+def test_structure_constraint_needs_the_g2pt_serialisation():
+    pipe = random_pipeline("tree")
+    tokenizer = GraphTokenizer(max_nodes=8, serialization="eulerian")
+    pipe.register_modules(tokenizer=tokenizer)
+    with pytest.raises(ValueError, match="G2PT"):
+        pipe(num_graphs=1, structure_constraint=True)
