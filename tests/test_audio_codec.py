@@ -56,6 +56,22 @@ def test_default_config_geometry() -> None:
     assert default.hop_length == math.prod(default.config.strides)
 
 
+def test_snake_activation() -> None:
+    from omniar.tokenizers.seanet import Snake
+
+    snake = Snake(3)
+    x = torch.linspace(-3, 3, 50).repeat(2, 3, 1)
+    expected = x + torch.sin(x).square()
+    assert torch.allclose(snake(x), expected, atol=1e-6)
+    torch.manual_seed(0)
+    codec = AudioCodecTokenizer(num_quantizers=2, activation="snake", **TINY).eval()
+    assert any(isinstance(m, Snake) for m in codec.encoder.modules())
+    assert any(isinstance(m, Snake) for m in codec.decoder.modules())
+    assert codec.decode(codec.encode(tone(), 8000)).shape == (1, 1600)
+    with pytest.raises(ValueError, match="activation must be one of"):
+        AudioCodecTokenizer(activation="relu", **TINY)
+
+
 def test_bitrate_arithmetic(codec: AudioCodecTokenizer) -> None:
     assert codec.hop_length == 40 and codec.frame_rate == 200.0
     assert codec.bitrate() == 200.0 * 4 * 4
@@ -248,3 +264,35 @@ def test_evaluate_codec_report(fsdd_root: Path, tmp_path: Path) -> None:
     assert row["bitrate_bps"] == 200.0 * 2 * 4
     assert {"mel_distance", "si_snr_db", "accuracy", "relative_accuracy"} <= set(row)
     assert report["speed"]["rtf"] > 0
+
+
+@pytest.mark.parametrize("recipe_name", ["fsdd_codec", "fsdd_digit_classifier"])
+def test_audio_training_resumes_from_a_checkpoint(
+    recipe_name: str, fsdd_root: Path, tmp_path: Path
+) -> None:
+    """A stopped run resumes: the STFT windows of the mel front ends stay out of checkpoints."""
+    from omniar.training.recipes import run_recipe
+
+    recipe = yaml.safe_load((REPO / "recipes" / f"{recipe_name}.yaml").read_text())
+    if recipe_name == "fsdd_codec":
+        recipe["model"].update(TINY)
+        recipe["discriminator"].update(enabled=True, start_step=0, channels=4)
+        recipe["eval"] = {"clips": 2, "num_quantizers": [2]}
+    else:
+        recipe["model"]["channels"] = [4, 8]
+    recipe["trainer"].update(
+        output_dir=str(tmp_path / "run"), max_steps=4, batch_size=2, checkpoint_every=2,
+        eval_every=100, log_every=1,
+    )
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    run_recipe(path, data_root=fsdd_root, show_progress=False, stop_after=2)
+    assert not (tmp_path / "run" / "final").exists()
+    run_recipe(path, data_root=fsdd_root, show_progress=False)
+    steps = [
+        json.loads(line)["step"]
+        for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+        if '"loss"' in line
+    ]
+    assert steps == [1, 2, 3, 4]
+    assert (tmp_path / "run" / "final" / "config.json").is_file()

@@ -22,6 +22,7 @@ from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 from torch import nn
 
+from omniar.data.audio_features import without_persistent_buffers
 from omniar.data.audio_io import check_sample_rate, resample, validate_waveform
 from omniar.data.fsdd import FSDDDataset, fit_length
 from omniar.eval.audio_metrics import codec_quality, real_time_factor, reconstruct
@@ -52,8 +53,14 @@ class DigitClassifier(ModelMixin, ConfigMixin):
         dropout: float = 0.2,
     ) -> None:
         super().__init__()
-        self.mel = T.MelSpectrogram(
-            sample_rate=sample_rate, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, power=1.0
+        self.mel = without_persistent_buffers(
+            T.MelSpectrogram(
+                sample_rate=sample_rate,
+                n_fft=n_fft,
+                hop_length=hop_length,
+                n_mels=n_mels,
+                power=1.0,
+            )
         )
         self.to_db = T.AmplitudeToDB(stype="magnitude", top_db=80.0)
         blocks: list[nn.Module] = []

@@ -66,6 +66,8 @@ class AudioCodecTokenizer(ModelMixin, ConfigMixin):
         kmeans_iters: k-means iterations of the codebook initialisation on the first batch.
         quantize_dropout: train with a random number of levels so that prefixes decode well.
         commitment_weight: weight of the commitment loss inside each quantizer level.
+        activation: ``"elu"`` (SEANet) or ``"snake"`` (periodic, as in DAC / BigVGAN; learns
+            harmonics faster) in the encoder and decoder.
     """
 
     @register_to_config
@@ -83,6 +85,7 @@ class AudioCodecTokenizer(ModelMixin, ConfigMixin):
         kmeans_iters: int = 10,
         quantize_dropout: bool = True,
         commitment_weight: float = 1.0,
+        activation: str = "elu",
     ) -> None:
         super().__init__()
         check_sample_rate(sample_rate)
@@ -93,8 +96,8 @@ class AudioCodecTokenizer(ModelMixin, ConfigMixin):
                 f"need num_quantizers >= 1 and codebook_size >= 2, got {num_quantizers} and "
                 f"{codebook_size}"
             )
-        self.encoder = SEANetEncoder(channels, latent_dim, strides, dilations)
-        self.decoder = SEANetDecoder(channels, latent_dim, strides, dilations)
+        self.encoder = SEANetEncoder(channels, latent_dim, strides, dilations, act=activation)
+        self.decoder = SEANetDecoder(channels, latent_dim, strides, dilations, act=activation)
         self.quantizer = ResidualVQ(
             dim=latent_dim,
             num_quantizers=num_quantizers,

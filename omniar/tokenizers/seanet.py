@@ -2,7 +2,7 @@
 
 The encoder maps a mono waveform ``(B, 1, T)`` to latent frames ``(B, D, T / hop)`` with strided
 1D convolutions; the decoder mirrors it with transposed convolutions. Each stage has residual
-units with growing dilations, ELU activations and weight normalisation
+units with growing dilations, ELU (or Snake) activations and weight normalisation
 (``torch.nn.utils.parametrizations.weight_norm``).
 
 Hand-written rather than imported: transformers' ``EncodecEncoder`` / ``EncodecDecoder`` are the
@@ -41,6 +41,35 @@ def _conv(
     )
 
 
+class Snake(nn.Module):
+    """``x + sin(alpha * x)^2 / alpha`` with a learned ``alpha`` per channel (BigVGAN / DAC).
+
+    A periodic activation gives the convolutions an inductive bias towards harmonic signals:
+    with it a codec reproduces voiced speech's harmonics and upper formants in far fewer steps
+    than with ELU. Written here because it is three lines and no maintained package ships it
+    on its own.
+    """
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.alpha = nn.Parameter(torch.ones(1, channels, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + torch.sin(self.alpha * x).square() / (self.alpha + 1e-9)
+
+
+ACTIVATIONS = ("elu", "snake")
+
+
+def activation(kind: str, channels: int) -> nn.Module:
+    """The activation ``kind`` (one of ``ACTIVATIONS``) for a ``channels``-wide signal."""
+    if kind == "elu":
+        return nn.ELU()
+    if kind == "snake":
+        return Snake(channels)
+    raise ValueError(f"activation must be one of {ACTIVATIONS}, got {kind!r}")
+
+
 def _conv_transpose(in_channels: int, out_channels: int, stride: int) -> nn.Module:
     """A weight-normalised ConvTranspose1d (kernel ``2 * stride``) mapping L frames to L*stride."""
     padding = math.ceil(stride / 2)
@@ -59,13 +88,15 @@ def _conv_transpose(in_channels: int, out_channels: int, stride: int) -> nn.Modu
 class SEANetResidualUnit(nn.Module):
     """``x + Conv1x1(ELU(DilatedConv(ELU(x))))`` with a channel bottleneck of 2."""
 
-    def __init__(self, channels: int, dilation: int, kernel_size: int = 3) -> None:
+    def __init__(
+        self, channels: int, dilation: int, kernel_size: int = 3, act: str = "elu"
+    ) -> None:
         super().__init__()
         hidden = max(channels // 2, 1)
         self.block = nn.Sequential(
-            nn.ELU(),
+            activation(act, channels),
             _conv(channels, hidden, kernel_size, dilation=dilation),
-            nn.ELU(),
+            activation(act, hidden),
             _conv(hidden, channels, 1),
         )
 
@@ -77,11 +108,16 @@ class SEANetEncoderBlock(nn.Sequential):
     """Residual units at ``in_channels``, then a strided convolution to ``out_channels``."""
 
     def __init__(
-        self, in_channels: int, out_channels: int, stride: int, dilations: Sequence[int]
+        self,
+        in_channels: int,
+        out_channels: int,
+        stride: int,
+        dilations: Sequence[int],
+        act: str = "elu",
     ) -> None:
         super().__init__(
-            *[SEANetResidualUnit(in_channels, d) for d in dilations],
-            nn.ELU(),
+            *[SEANetResidualUnit(in_channels, d, act=act) for d in dilations],
+            activation(act, in_channels),
             _conv(in_channels, out_channels, 2 * stride, stride=stride),
         )
 
@@ -90,12 +126,17 @@ class SEANetDecoderBlock(nn.Sequential):
     """A transposed (upsampling) convolution, then residual units at ``out_channels``."""
 
     def __init__(
-        self, in_channels: int, out_channels: int, stride: int, dilations: Sequence[int]
+        self,
+        in_channels: int,
+        out_channels: int,
+        stride: int,
+        dilations: Sequence[int],
+        act: str = "elu",
     ) -> None:
         super().__init__(
-            nn.ELU(),
+            activation(act, in_channels),
             _conv_transpose(in_channels, out_channels, stride),
-            *[SEANetResidualUnit(out_channels, d) for d in dilations],
+            *[SEANetResidualUnit(out_channels, d, act=act) for d in dilations],
         )
 
 
@@ -112,14 +153,15 @@ class SEANetEncoder(nn.Module):
         strides: Sequence[int],
         dilations: Sequence[int],
         kernel_size: int = 7,
+        act: str = "elu",
     ) -> None:
         super().__init__()
         layers: list[nn.Module] = [_conv(1, channels, kernel_size)]
         width = channels
         for stride in strides:
-            layers.append(SEANetEncoderBlock(width, width * 2, stride, dilations))
+            layers.append(SEANetEncoderBlock(width, width * 2, stride, dilations, act))
             width *= 2
-        layers += [nn.ELU(), _conv(width, latent_dim, 3)]
+        layers += [activation(act, width), _conv(width, latent_dim, 3)]
         self.layers = nn.Sequential(*layers)
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
@@ -139,14 +181,15 @@ class SEANetDecoder(nn.Module):
         strides: Sequence[int],
         dilations: Sequence[int],
         kernel_size: int = 7,
+        act: str = "elu",
     ) -> None:
         super().__init__()
         width = channels * 2 ** len(strides)
         layers: list[nn.Module] = [_conv(latent_dim, width, kernel_size)]
         for stride in reversed(strides):
-            layers.append(SEANetDecoderBlock(width, width // 2, stride, dilations))
+            layers.append(SEANetDecoderBlock(width, width // 2, stride, dilations, act))
             width //= 2
-        layers += [nn.ELU(), _conv(width, 1, kernel_size)]
+        layers += [activation(act, width), _conv(width, 1, kernel_size)]
         self.layers = nn.Sequential(*layers)
 
     def forward(self, latents: torch.Tensor) -> torch.Tensor:

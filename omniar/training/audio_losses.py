@@ -26,6 +26,8 @@ from torch import nn
 from torch.func import functional_call
 from torch.nn.utils.parametrizations import weight_norm
 
+from omniar.data.audio_features import without_persistent_buffers
+
 LOG_FLOOR = 1e-5
 
 
@@ -49,16 +51,18 @@ class MultiResolutionMelLoss(nn.Module):
     ) -> None:
         super().__init__()
         self.floor_ratio = 10 ** (-dynamic_range_db / 20)
-        self.transforms = nn.ModuleList(
-            T.MelSpectrogram(
-                sample_rate=sample_rate,
-                n_fft=n_fft,
-                hop_length=n_fft // 4,
-                n_mels=min(n_fft // 8, max_mels),
-                power=1.0,
-                center=True,
+        self.transforms = without_persistent_buffers(
+            nn.ModuleList(
+                T.MelSpectrogram(
+                    sample_rate=sample_rate,
+                    n_fft=n_fft,
+                    hop_length=n_fft // 4,
+                    n_mels=min(n_fft // 8, max_mels),
+                    power=1.0,
+                    center=True,
+                )
+                for n_fft in n_ffts
             )
-            for n_fft in n_ffts
         )
 
     def forward(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -80,8 +84,10 @@ class STFTDiscriminator(nn.Module):
         self, n_fft: int, channels: int = 16, dilations: Sequence[int] = (1, 2, 4)
     ) -> None:
         super().__init__()
-        self.spectrogram = T.Spectrogram(
-            n_fft=n_fft, hop_length=n_fft // 4, power=None, normalized=True, center=True
+        self.spectrogram = without_persistent_buffers(
+            T.Spectrogram(
+                n_fft=n_fft, hop_length=n_fft // 4, power=None, normalized=True, center=True
+            )
         )
         layers = [weight_norm(nn.Conv2d(2, channels, (3, 9), padding=(1, 4)))]
         for d in dilations:
