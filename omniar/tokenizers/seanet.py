@@ -46,8 +46,8 @@ class Snake(nn.Module):
 
     A periodic activation gives the convolutions an inductive bias towards harmonic signals:
     with it a codec reproduces voiced speech's harmonics and upper formants in far fewer steps
-    than with ELU. Written here because it is three lines and no maintained package ships it
-    on its own.
+    than with ELU. Written here because it is three lines; the projects that define it (DAC,
+    BigVGAN) ship it inside whole models, not as a dependency to import.
     """
 
     def __init__(self, channels: int) -> None:
@@ -86,7 +86,7 @@ def _conv_transpose(in_channels: int, out_channels: int, stride: int) -> nn.Modu
 
 
 class SEANetResidualUnit(nn.Module):
-    """``x + Conv1x1(ELU(DilatedConv(ELU(x))))`` with a channel bottleneck of 2."""
+    """``x + Conv1x1(act(DilatedConv(act(x))))`` with a channel bottleneck of 2 (act: ELU or Snake)."""
 
     def __init__(
         self, channels: int, dilation: int, kernel_size: int = 3, act: str = "elu"
