@@ -12,6 +12,7 @@ import torch
 import yaml
 
 from omniar.cli import main
+from omniar.commands.eval_audio import generation_table
 from omniar.data.audio_io import write_wav
 from omniar.data.codec_codes import CodeSet, encode_fsdd
 from omniar.data.fsdd import DIGIT_WORDS
@@ -256,3 +257,20 @@ def test_audio_ar_task_trains_and_writes_a_pipeline(tmp_path) -> None:
         "four", speaker="ann", generator=torch.manual_seed(0), guidance_scale=1.0, temperature=0
     )
     assert torch.equal(out.codes[0], synthetic_codes().codes[4, :2, :7])
+
+
+def test_generation_table_counts_clips_that_hit_the_cap():
+    """199 of 200 clips ending must not read as "100%" in the markdown report."""
+    report = {
+        "accuracy": 0.9,
+        "per_class": {word: 0.9 for word in DIGIT_WORDS},
+        "num_per_class": 20,
+        "seed": 0,
+        "mean_duration_s": 0.41,
+        "ended_fraction": 0.995,
+        "sampling": {"temperature": 1.0},
+        "real_time_factor": 0.05,
+    }
+    table = generation_table(report)
+    assert "199 of 200 clips ended before the duration cap" in table
+    assert "| **all** | **90.0%** |" in table

@@ -35,6 +35,13 @@ def real_accuracy(classifier, data: str) -> dict:
     }
 
 
+def ended_count(report: dict) -> str:
+    """How many clips ended on their own, as "k of n": a rounded percentage would call 199 of
+    200 "100%" and hide the clip that ran into the cap."""
+    total = report["num_per_class"] * len(report["per_class"])
+    return f"{round(report['ended_fraction'] * total)} of {total} clips"
+
+
 def generation_table(report: dict) -> str:
     """Per-digit accuracy and the settings as markdown."""
     lines = ["| digit | accuracy |", "|---|---|"]
@@ -44,8 +51,8 @@ def generation_table(report: dict) -> str:
     notes = [
         f"\n{report['num_per_class']} generated clips per digit (seed {report['seed']}, speakers in "
         f"turn), scored by the digit classifier. Sampling: {sampling}.",
-        f"Mean duration {report['mean_duration_s']:.2f} s; {report['ended_fraction']:.0%} ended "
-        f"before the duration cap; generation (tokens and codec) takes "
+        f"Mean duration {report['mean_duration_s']:.2f} s; {ended_count(report)} ended before "
+        f"the duration cap; generation (tokens and codec) takes "
         f"{report['real_time_factor']:.3f} s per second of audio.",
     ]
     if "real_test_accuracy" in report:
