@@ -4,7 +4,8 @@ Recipe keys: `tokenizer` (folder of a trained image tokenizer, e.g. assets/emoji
 `data: {path: noto-emoji/png32, split: train}` (Noto emoji, or `type: imagefolder` for a folder
 with metadata.jsonl captions), `image_size`, `order` (name), `caption_encoder:` and `model:`
 arguments, `condition_dropout`, `input_noise` (largest share of fed tokens replaced at random,
-`omniar.training.ar_loss.corrupt_inputs`; default 0), `pipeline_dir` (where the finished ImagePipeline is written) and
+`omniar.training.ar_loss.corrupt_inputs`; default 0), `pipeline_dir` (where the finished ImagePipeline is written),
+`weights_dtype` (the transformer's storage precision there, e.g. `float16`; `omniar.training.storage`) and
 `sampling_presets`. Images are tokenized once up front; the token cache is reused on resume.
 """
 
@@ -26,6 +27,7 @@ from omniar.pipelines.image_orders import build_image_order
 from omniar.training.ar_loss import autoregressive_loss
 from omniar.training.config import TrainerConfig
 from omniar.training.setup import TrainingSetup
+from omniar.training.storage import cast_saved_weights, storage_dtype
 from omniar.training.tasks.image_data import load_image_captions, load_image_tokenizer
 
 
@@ -97,6 +99,7 @@ def build(recipe: dict[str, Any], data_root: str | None) -> TrainingSetup:
     model_args = {"condition": "text", "text_dim": text_encoder.hidden_size, "rope_axes": order.num_axes,
                   "vocab_size": tokenizer.vocab_size, **recipe["model"]}
     model = TextToTokensModel(text_encoder, AutoregressiveModel(**model_args))
+    storage_dtype(recipe.get("weights_dtype"))  # a bad name fails now, not after the training
     dropout = float(recipe.get("condition_dropout", 0.1))
     input_noise = float(recipe.get("input_noise", 0.0))
 
@@ -110,6 +113,8 @@ def build(recipe: dict[str, Any], data_root: str | None) -> TrainingSetup:
             image_size=image_size, orders=recipe.get("orders", [order_name]),
             sampling_presets=recipe.get("sampling_presets"),
         )
-        pipeline.save_pretrained(recipe.get("pipeline_dir") or str(Path(output_dir) / "pipeline"))
+        target = recipe.get("pipeline_dir") or str(Path(output_dir) / "pipeline")
+        pipeline.save_pretrained(target)
+        cast_saved_weights(Path(target) / "transformer", recipe.get("weights_dtype"))
 
     return TrainingSetup(model, dataset, loss_fn, config, finalize=finalize)
