@@ -205,6 +205,15 @@ def test_training_task_builds_trains_and_finalizes(tmp_path):
     setup.finalize(setup.model, str(tmp_path / "run"))
     saved = json.loads((tmp_path / "pipe" / "model_index.json").read_text())
     assert saved["family"] == "tree" and saved["sampling_presets"]["default"]["temperature"] == 0.9
+
+    continued = build_task({**recipe, "init_from": str(tmp_path / "pipe" / "transformer")}, str(tmp_path))
+    for name, value in continued.model.state_dict().items():
+        torch.testing.assert_close(value, setup.model.state_dict()[name])
+    wider = {**recipe, "model": {**recipe["model"], "hidden_size": 32}}
+    with pytest.raises(ValueError, match="hidden_size: recipe 32, saved 16"):
+        build_task({**wider, "init_from": str(tmp_path / "pipe" / "transformer")}, str(tmp_path))
+    with pytest.raises(ValueError, match="no config.json"):
+        build_task({**recipe, "init_from": str(tmp_path / "missing")}, str(tmp_path))
     with pytest.raises(ValueError, match="relabel"):
         build_task({**recipe, "relabel": "shuffle"}, str(tmp_path))
     with pytest.raises(ValueError, match="data.train"):

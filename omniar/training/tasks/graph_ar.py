@@ -12,6 +12,9 @@ Recipe keys (besides `task` and `trainer`):
   permutation (`GraphTokenDataset`); `"none"` keeps the file's numbering.
 - `model:` `AutoregressiveModel` arguments (`vocab_size`, `condition="none"` and `rope_axes=1`
   are set by the task).
+- `init_from:` a saved transformer folder (e.g. `assets/graphs-planar/transformer`) whose
+  weights the model starts from, to train a shipped model further on a new schedule; its
+  config must match `model:` (`omniar.training.init_weights`).
 - `family:` the benchmark family (`planar`, `tree`, `sbm`) for validity during evaluation.
 - `eval: {num_graphs: 32}`: graphs sampled at each `trainer.eval_every` to report validity,
   uniqueness, novelty and V.U.N. against the training set, and degree and clustering MMD
@@ -45,6 +48,7 @@ from omniar.pipelines.graph import GraphPipeline
 from omniar.tokenizers.graph import GraphTokenizer
 from omniar.training.ar_loss import autoregressive_loss
 from omniar.training.config import TrainerConfig
+from omniar.training.init_weights import load_initial_weights
 from omniar.training.setup import TrainingSetup
 
 RELABELLINGS = ("bfs", "random", "none")
@@ -151,7 +155,7 @@ def build(recipe: dict[str, Any], data_root: str | None) -> TrainingSetup:
     dataset = build_dataset(train_graphs, tokenizer, recipe.get("relabel", "bfs"), str(train_path))
     model_args = {**(recipe.get("model") or {}), "vocab_size": tokenizer.vocab_size,
                   "condition": "none", "rope_axes": 1}
-    model = AutoregressiveModel(**model_args)
+    model = load_initial_weights(AutoregressiveModel(**model_args), recipe.get("init_from"))
     family = recipe.get("family")
     if family is not None and family not in VALIDITY:
         raise ValueError(f"recipe family must be one of {tuple(VALIDITY)}, got {family!r}")
