@@ -12,6 +12,7 @@ import torch
 
 from omniar.data.audio_io import (
     check_sample_rate,
+    normalize_peak,
     read_wav,
     resample,
     validate_waveform,
@@ -127,6 +128,19 @@ def test_validate_waveform_errors() -> None:
         validate_waveform(torch.stack([tone(), torch.zeros(2000)]))
     with pytest.raises(ValueError, match="float"):
         validate_waveform(torch.ones(10, dtype=torch.int16))
+
+
+def test_normalize_peak_scales_each_clip_and_leaves_silence() -> None:
+    batch = torch.stack([0.02 * tone(), 0.5 * tone(), torch.zeros(2000)])
+    out = normalize_peak(batch, -6.0)
+    peaks = out.abs().amax(dim=-1)
+    assert torch.allclose(peaks[:2], torch.full((2,), 10 ** (-6 / 20)), atol=1e-6)
+    assert torch.equal(out[2], batch[2])
+    assert torch.allclose(out[0] / peaks[0], batch[0] / batch[0].abs().max(), atol=1e-6)
+    assert normalize_peak(tone(), 0.0).abs().max() == pytest.approx(1.0)
+    for bad in (0.5, float("nan"), float("-inf"), "loud"):
+        with pytest.raises(ValueError, match="peak_db must be a finite level <= 0 dBFS"):
+            normalize_peak(tone(), bad)
 
 
 def test_fit_length() -> None:

@@ -128,11 +128,23 @@ def test_random_speakers_and_class_labels(pipe) -> None:
         ({"prompt": "seven", "class_labels": 7}, "either prompt or class_labels"),
         ({}, "either prompt or class_labels"),
         ({"class_labels": 10}, "unknown digit 10"),
+        ({"prompt": "seven", "peak_db": 3.0}, "peak_db must be a finite level <= 0 dBFS"),
     ],
 )
 def test_bad_input_is_named(pipe, kwargs, match) -> None:
     with pytest.raises(ValueError, match=match):
         pipe(**kwargs)
+
+
+def test_peak_db_scales_each_clip_to_the_level(pipe) -> None:
+    kwargs = {"num_audios_per_prompt": 3, "duration_s": 0.05, "top_k": 5}
+    raw = pipe("3", generator=torch.manual_seed(4), **kwargs)
+    level = pipe("3", generator=torch.manual_seed(4), peak_db=-3.0, **kwargs)
+    for before, after in zip(raw.audios, level.audios):
+        assert np.abs(after).max() == pytest.approx(10 ** (-3 / 20), rel=1e-5)
+        np.testing.assert_allclose(
+            after / np.abs(after).max(), before / np.abs(before).max(), atol=1e-5
+        )
 
 
 def test_transformer_must_match_codec_and_pattern() -> None:

@@ -204,12 +204,14 @@ def test_audio_tab_returns_a_wav_and_a_spectrogram(client):
     if "/generate_audio" not in endpoints(client):
         pytest.skip("no Audio tab: the fsdd-digits model is not shipped in assets/ (or did not load)")
     from omniar import load
+    from omniar.app.tabs.audio import PEAK_DB
 
     pipe = load("fsdd-digits")
-    wav, spectrogram, stats = client.predict(pipe.class_names[0], pipe.speakers[0], 0,
+    wav, spectrogram, stats = client.predict(pipe.class_names[0], pipe.speakers[0], 0, True,
                                              api_name="/generate_audio")
     audio, rate = soundfile.read(wav)
     assert rate == pipe.sample_rate and len(audio) > 0
+    assert np.abs(audio).max() == pytest.approx(10 ** (PEAK_DB / 20), abs=1e-3)
     assert_png(spectrogram)
 
 
@@ -267,7 +269,8 @@ class FakeAudioPipeline:
     speakers = ["theo", "jackson"]
     device = "cpu"
 
-    def __call__(self, class_labels, speaker, generator):
+    def __call__(self, class_labels, speaker, generator, peak_db=None):
+        self.peak_db = peak_db
         tone = 0.5 * np.sin(np.linspace(0, 2 * np.pi * 220, 4000)).astype(np.float32)
         return SimpleNamespace(audios=[tone], sample_rate=8000, stats={"forward_passes": 10, "seconds": 0.1})
 
@@ -278,7 +281,11 @@ def test_generate_audio_writes_a_wav_and_draws_a_spectrogram(tmp_path):
     from omniar.app.spectrogram import NUM_MELS
     from omniar.app.tabs.audio import generate_audio
 
-    result = generate_audio(FakeAudioPipeline(), "one", "theo", 0, tmp_path)
+    pipe = FakeAudioPipeline()
+    result = generate_audio(pipe, "one", "theo", 0, tmp_path)
+    assert pipe.peak_db is None
+    generate_audio(pipe, "one", "theo", 0, tmp_path, peak_db=-1.0)
+    assert pipe.peak_db == -1.0
     audio, rate = soundfile.read(result.wav)
     assert (rate, len(audio)) == (8000, 4000)
     assert result.stats["duration"] == pytest.approx(0.5)

@@ -1,4 +1,4 @@
-"""`omniar generate audio TEXT [--speaker S] [--num N] [--seed S] [--out FILE.wav]`: spoken digits.
+"""`omniar generate audio TEXT [--speaker S] [--num N] [--out FILE.wav] [--peak-db DB]`: spoken digits.
 
 TEXT is a digit word or a digit ("seven" or "7"); the clip is written as 16-bit PCM WAV (the
 model's audio is bounded by the codec's tanh, so nothing is clipped). Several clips (`--num N`)
@@ -91,6 +91,12 @@ def register(subparsers) -> None:
         help="longest clip in seconds (default: the model's maximum)",
     )
     parser.add_argument("--out", help="output WAV file (default TEXT.wav, e.g. seven.wav)")
+    parser.add_argument(
+        "--peak-db",
+        type=float,
+        help="scale each clip to peak at this level in dBFS, e.g. -1 (default: the model's level, "
+        "which follows the speaker's recordings)",
+    )
     add_sampling_arguments(parser)
     parser.set_defaults(run=run)
 
@@ -109,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
         speaker=args.speaker,
         num_audios_per_prompt=args.num,
         duration_s=args.duration_s,
+        peak_db=args.peak_db,
         generator=generator,
         **sampling_kwargs(args),
     )

@@ -86,6 +86,30 @@ def validate_waveform(
     return waveform
 
 
+def check_peak_db(peak_db: float) -> float:
+    """Return ``peak_db`` if it is a finite level at or below full scale (0 dBFS), else raise."""
+    if not isinstance(peak_db, (int, float)) or not math.isfinite(peak_db) or peak_db > 0:
+        raise ValueError(f"peak_db must be a finite level <= 0 dBFS (e.g. -1.0), got {peak_db!r}")
+    return float(peak_db)
+
+
+def normalize_peak(waveform: torch.Tensor, peak_db: float) -> torch.Tensor:
+    """Scale a ``(T,)`` or ``(B, T)`` waveform so each clip peaks at ``peak_db`` dBFS.
+
+    Peak rather than BS.1770 loudness: the gated loudness measure needs 400 ms blocks, and the
+    clips omniar generates are often shorter. Silent clips (peak <= ``SILENCE_THRESHOLD``) are
+    returned unchanged rather than amplified noise. ``peak_db`` must be <= 0, or the clip
+    would clip.
+    """
+    check_peak_db(peak_db)
+    waveform = validate_waveform(waveform, allow_silent=True)
+    peaks = waveform.abs().amax(dim=-1, keepdim=True)
+    gain = torch.where(
+        peaks > SILENCE_THRESHOLD, 10 ** (peak_db / 20) / peaks.clamp_min(SILENCE_THRESHOLD), 1.0
+    )
+    return waveform * gain
+
+
 def resample(waveform: torch.Tensor, orig_sample_rate: int, new_sample_rate: int) -> torch.Tensor:
     """Resample the last dimension from ``orig_sample_rate`` to ``new_sample_rate`` (Hz)."""
     orig = check_sample_rate(orig_sample_rate, "orig_sample_rate")

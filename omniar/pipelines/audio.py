@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from omniar.data.audio_io import check_peak_db, normalize_peak
 from omniar.data.fsdd import parse_speaker
 from omniar.models.ar_model import AutoregressiveModel
 from omniar.orders.delay_pattern import PATTERNS, DelayPatternOrder
@@ -212,6 +213,7 @@ class AudioPipeline(AutoregressivePipeline):
         batch_size: int = 32,
         preset: str | None = None,
         output_type: str = "np",
+        peak_db: float | None = None,
         callback_on_step_end: Callable | None = None,
     ) -> AudioPipelineOutput:
         """Generate `num_audios_per_prompt` clips for each prompt.
@@ -228,6 +230,9 @@ class AudioPipeline(AutoregressivePipeline):
                 (`top_k=0` and `top_p=1` mean off, `guidance_scale=1` no guidance).
             batch_size: clips decoded together (guidance doubles the rows).
             output_type: "np" (numpy float32 arrays) or "pt" (torch tensors).
+            peak_db: scale every clip so it peaks at this level in dBFS (e.g. -1.0); None
+                keeps the model's level, which follows the speaker's recordings (the FSDD
+                speakers' levels differ about 20x).
         """
         if decoding != "sequential":
             raise ValueError(
@@ -235,6 +240,8 @@ class AudioPipeline(AutoregressivePipeline):
             )
         if output_type not in OUTPUT_TYPES:
             raise ValueError(f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}")
+        if peak_db is not None:
+            check_peak_db(peak_db)
         classes = self.class_ids(prompt, class_labels)
         self.check_count(
             "num_audios_per_prompt", num_audios_per_prompt, MAX_AUDIOS_PER_CALL // len(classes)
@@ -269,6 +276,8 @@ class AudioPipeline(AutoregressivePipeline):
         start = time.perf_counter()
         clips = self.decode_clips(tokens, order)
         audios = [self.codec.decode(clip[None])[0].cpu() for clip in clips]
+        if peak_db is not None:
+            audios = [normalize_peak(audio, peak_db) for audio in audios]
         codec_seconds = time.perf_counter() - start
         seconds = [clip.shape[1] / self.codec.frame_rate for clip in clips]
         summary = {

@@ -26,6 +26,8 @@ TITLE = "Audio"
 POSITION = 20
 
 MODEL = "fsdd-digits"
+PEAK_DB = -1.0
+"""Level the "even out the volume" box scales clips to: the FSDD speakers recorded at levels ~20x apart."""
 STATS_LABELS = {"duration": "seconds of audio", "forward_passes": "forward passes", "seconds": "seconds"}
 
 logger = logging.getLogger(__name__)
@@ -52,11 +54,13 @@ def available() -> bool:
     return True
 
 
-def generate_audio(pipe: Any, digit: str, speaker: str, seed: int, folder: Path) -> AudioResult:
-    """One clip of `digit` spoken by `speaker`, written to `folder` as WAV."""
+def generate_audio(pipe: Any, digit: str, speaker: str, seed: int, folder: Path,
+                   peak_db: float | None = None) -> AudioResult:
+    """One clip of `digit` spoken by `speaker`, written to `folder` as WAV (peaking at `peak_db` dBFS if given)."""
     digit = check_choice("digit", digit, list(pipe.class_names))
     speaker = check_choice("speaker", speaker, list(pipe.speakers))
-    output = pipe(class_labels=[digit], speaker=speaker, generator=seeded_generator(pipe, check_seed(seed)))
+    output = pipe(class_labels=[digit], speaker=speaker, peak_db=peak_db,
+                  generator=seeded_generator(pipe, check_seed(seed)))
     audio, rate = output.audios[0], int(output.sample_rate)
     wav = write_wav(folder / f"{digit}-{speaker}.wav", audio, rate)
     stats = {**output.stats, "duration": len(audio) / rate}
@@ -64,11 +68,12 @@ def generate_audio(pipe: Any, digit: str, speaker: str, seed: int, folder: Path)
 
 
 @shows_errors
-def on_generate(digit: str, speaker: str, seed: int, progress: gr.Progress = gr.Progress(track_tqdm=True)
-                ) -> tuple[str, Image.Image, str]:
+def on_generate(digit: str, speaker: str, seed: int, even_volume: bool,
+                progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[str, Image.Image, str]:
     """Generate button: the WAV for the player, the spectrogram and a stats table."""
     progress(0, desc=f"loading {MODEL}")
-    result = generate_audio(get_pipeline(MODEL), digit, speaker, seed, request_folder("audio"))
+    result = generate_audio(get_pipeline(MODEL), digit, speaker, seed, request_folder("audio"),
+                            peak_db=PEAK_DB if even_volume else None)
     return str(result.wav), result.spectrogram, stats_table(result.stats, STATS_LABELS)
 
 
@@ -81,6 +86,7 @@ def build() -> None:
             digit = gr.Dropdown(digits, value=digits[0], label="Digit")
             speaker = gr.Dropdown(speakers, value=speakers[0], label="Speaker")
             seed = gr.Number(0, label="Seed", precision=0)
+            even_volume = gr.Checkbox(True, label=f"Even out the volume (peak {PEAK_DB:g} dBFS)")
             generate = gr.Button("Generate audio", variant="primary")
             stats = gr.Markdown()
         with gr.Column(scale=2):
@@ -88,5 +94,5 @@ def build() -> None:
                               elem_id="audio-player")
             picture = gr.Image(label="Log-mel spectrogram", format="png", buttons=["download"],
                                elem_id="audio-spectrogram")
-    generate.click(on_generate, [digit, speaker, seed], [player, picture, stats], api_name="generate_audio",
+    generate.click(on_generate, [digit, speaker, seed, even_volume], [player, picture, stats], api_name="generate_audio",
                    **GENERATION_JOB)
