@@ -106,3 +106,23 @@ def test_ema_restart_drops_the_weights_before_it(tmp_path):
     middle, raw = _train_linear(tmp_path, (6,))
     assert (middle.weight - raw.weight).abs().sum() < (averaged.weight - raw.weight).abs().sum()
 
+
+
+def test_each_evaluation_step_is_logged_once(tmp_path):
+    data = torch.utils.data.TensorDataset(torch.randn(8, 2), torch.randn(8, 1))
+    evaluated = []
+
+    def loss_fn(model, batch, step):
+        inputs, targets = batch
+        return ((model(inputs) - targets) ** 2).mean(), {}
+
+    def eval_fn(model):
+        evaluated.append(len(evaluated))
+        return {"probe": float(len(evaluated))}
+
+    config = TrainerConfig(output_dir=str(tmp_path / "run"), max_steps=6, batch_size=4,
+                           learning_rate=0.1, warmup_steps=0, checkpoint_every=100, log_every=100,
+                           eval_every=2)
+    Trainer(torch.nn.Linear(2, 1), data, loss_fn, config, eval_fn=eval_fn, show_progress=False).train()
+    eval_steps = [entry["step"] for entry in read_metrics(tmp_path / "run" / "metrics.jsonl") if "eval/probe" in entry]
+    assert eval_steps == [2, 4, 6] and len(evaluated) == 3

@@ -233,7 +233,9 @@ class Trainer:
                     log.write(step, means)
                 running, grad_norms, counted, logged_step = {}, [], 0, step
                 last_time = time.perf_counter()
-            if self.eval_fn is not None and cfg.eval_every and step % cfg.eval_every == 0:
+            # The last step is evaluated once, on the final model, after the loop.
+            if (self.eval_fn is not None and cfg.eval_every and step % cfg.eval_every == 0
+                    and step < cfg.max_steps):
                 self._evaluate(step, log)
             if step % cfg.checkpoint_every == 0 or step == end:
                 self._save_checkpoint(step)
