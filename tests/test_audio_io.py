@@ -138,7 +138,8 @@ def test_normalize_peak_scales_each_clip_and_leaves_silence() -> None:
     assert torch.equal(out[2], batch[2])
     assert torch.allclose(out[0] / peaks[0], batch[0] / batch[0].abs().max(), atol=1e-6)
     assert normalize_peak(tone(), 0.0).abs().max() == pytest.approx(1.0)
-    for bad in (0.5, float("nan"), float("-inf"), "loud"):
+    assert normalize_peak(tone(), np.float32(-6.0)).abs().max() == pytest.approx(10 ** (-6 / 20))
+    for bad in (0.5, float("nan"), float("-inf"), "loud", True):
         with pytest.raises(ValueError, match="peak_db must be a finite level <= 0 dBFS"):
             normalize_peak(tone(), bad)
 

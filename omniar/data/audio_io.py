@@ -16,6 +16,7 @@ FFmpeg; resampling is torchaudio's band-limited ``torchaudio.functional.resample
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from pathlib import Path
 
@@ -88,7 +89,8 @@ def validate_waveform(
 
 def check_peak_db(peak_db: float) -> float:
     """Return ``peak_db`` if it is a finite level at or below full scale (0 dBFS), else raise."""
-    if not isinstance(peak_db, (int, float)) or not math.isfinite(peak_db) or peak_db > 0:
+    real = isinstance(peak_db, numbers.Real) and not isinstance(peak_db, bool)
+    if not real or not math.isfinite(peak_db) or peak_db > 0:
         raise ValueError(f"peak_db must be a finite level <= 0 dBFS (e.g. -1.0), got {peak_db!r}")
     return float(peak_db)
 
