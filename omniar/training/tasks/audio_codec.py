@@ -35,6 +35,7 @@ from omniar.training.audio_losses import (
     adversarial_losses,
 )
 from omniar.training.config import TrainerConfig
+from omniar.training.init_weights import check_saved_folder
 from omniar.training.setup import TrainingSetup
 
 _LOSS_DEFAULTS = {"mel": 1.0, "waveform_l1": 1.0, "commitment": 0.25, "mel_dynamic_range_db": 50.0}
@@ -120,9 +121,7 @@ def _initial_codec(recipe: dict) -> AudioCodecTokenizer:
     if recipe.get("model"):
         raise ValueError("give either 'model' (a new codec) or 'init_from' (a trained codec "
                          "folder), not both: the folder's config.json fixes the architecture")
-    if not (Path(init_from) / "config.json").is_file():
-        raise ValueError(f"init_from: {init_from} is not a saved codec folder (no config.json); "
-                         "train the first stage first")
+    check_saved_folder(init_from, "codec", hint="; train the first stage first")
     return AudioCodecTokenizer.from_pretrained(init_from)
 
 
