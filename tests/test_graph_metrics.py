@@ -158,11 +158,27 @@ def test_evaluate_graphs_and_report(tmp_path):
         published_results("grid")
 
 
-def test_published_table_has_digress_planar_row():
-    rows = {row.model: row for row in published_results("planar")}
-    assert {"GraphRNN", "GRAN", "SPECTRE", "DiGress", "G2PT"} <= set(rows)
-    assert rows["DiGress"].vun == pytest.approx(0.75)
-    assert rows["G2PT"].degree is None
+def test_published_rows_match_the_quoted_tables():
+    planar = {row.model: row for row in published_results("planar")}
+    assert {"GraphRNN", "GRAN", "SPECTRE", "DiGress", "G2PT-small", "G2PT-base"} <= set(planar)
+    assert (planar["DiGress"].degree, planar["DiGress"].clustering) == (0.0007, 0.0780)
+    assert planar["DiGress"].vun == pytest.approx(0.775)
+    assert planar["G2PT-small"].vun == pytest.approx(0.95)
+    sbm = {row.model: row for row in published_results("sbm")}
+    assert sbm["DiGress"].degree == 0.0018 and sbm["DiGress"].vun == pytest.approx(0.60)
+    tree = {row.model: row for row in published_results("tree")}
+    assert tree["DiGress"].vun == pytest.approx(0.90) and "GraphRNN" not in tree
+    for row in published_results("planar") + published_results("sbm") + published_results("tree"):
+        figures = [row.degree, row.clustering, row.orbit, row.spectral]
+        assert all(value is not None and value >= 0.0 for value in figures), row
+        assert row.vun is not None and 0.0 <= row.vun <= 1.0, row
+
+
+def test_community_table_has_only_our_row():
+    assert published_results("community") == []
+    table = markdown_table({"degree": 0.01, "vun": None}, "community", model_name="ours")
+    assert "| **ours** | 0.0100 |" in table and "No published rows for community" in table
+    assert table.count("\n| ") == 1
 
 
 def test_shared_planar_validation_split_scores_like_real_data(shared_data):

@@ -8,6 +8,7 @@ from pathlib import Path
 import networkx as nx
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from omniar.cli import main as cli_main
 from omniar.data.graph_files import load_graph_jsonl, save_graph_jsonl
@@ -193,6 +194,7 @@ def test_training_task_builds_trains_and_finalizes(tmp_path):
         "eval": {"num_graphs": 3},
         "pipeline_dir": str(tmp_path / "pipe"),
         "sampling_presets": {"default": {"temperature": 0.9}},
+        "weights_dtype": "float16",
         "trainer": {"output_dir": str(tmp_path / "run"), "max_steps": 2, "batch_size": 2},
     }
     setup = build_task(recipe, str(tmp_path))
@@ -205,10 +207,14 @@ def test_training_task_builds_trains_and_finalizes(tmp_path):
     setup.finalize(setup.model, str(tmp_path / "run"))
     saved = json.loads((tmp_path / "pipe" / "model_index.json").read_text())
     assert saved["family"] == "tree" and saved["sampling_presets"]["default"]["temperature"] == 0.9
+    stored = load_file(tmp_path / "pipe" / "transformer" / "diffusion_pytorch_model.safetensors")
+    assert {value.dtype for value in stored.values()} == {torch.float16}
+    with pytest.raises(ValueError, match="weights_dtype"):
+        build_task({**recipe, "weights_dtype": "float8"}, str(tmp_path))
 
     continued = build_task({**recipe, "init_from": str(tmp_path / "pipe" / "transformer")}, str(tmp_path))
     for name, value in continued.model.state_dict().items():
-        torch.testing.assert_close(value, setup.model.state_dict()[name])
+        torch.testing.assert_close(value, setup.model.state_dict()[name].half().float())
     wider = {**recipe, "model": {**recipe["model"], "hidden_size": 32}}
     with pytest.raises(ValueError, match="hidden_size: recipe 32, saved 16"):
         build_task({**wider, "init_from": str(tmp_path / "pipe" / "transformer")}, str(tmp_path))

@@ -1,9 +1,10 @@
-"""`omniar eval graph MODEL --family planar|tree|sbm [--num N] [--out-json F] [--out-md F]`.
+"""`omniar eval graph MODEL --family planar|tree|sbm|community [--num N] [--out-json F] [--out-md F]`.
 
 Samples N graphs (default: as many as the reference split holds), then measures them with
 `omniar.eval.graph_metrics.evaluate_graphs`: degree, clustering, orbit and spectral MMD against
 the split (`--split test` by default; use `--split val` to choose sampling settings), validity
-for the family, uniqueness, novelty against the training split, and V.U.N. Writes the figures
+for the family (none for community-small), uniqueness, novelty against the training split, and
+V.U.N. Community-small's one file is cut into splits by `omniar.data.graph_benchmarks`. Writes the figures
 as JSON and a markdown table beside the published ones, and prints the table.
 """
 
@@ -14,21 +15,9 @@ import sys
 from pathlib import Path
 
 from omniar.commands.generate_graph import add_sampling_arguments, load_pipeline, sample_graphs
+from omniar.data.graph_benchmarks import BENCHMARK_FAMILIES
 
-FAMILIES = ("planar", "tree", "sbm")
 DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-
-
-def split_file(data_root: str | Path, family: str, split: str) -> Path:
-    """`{family}_{split}.jsonl` in `data_root/graphs` or directly in `data_root`."""
-    root = Path(data_root)
-    for folder in (root / "graphs", root):
-        path = folder / f"{family}_{split}.jsonl"
-        if path.is_file():
-            return path
-    raise ValueError(
-        f"--data-root {root}: no {family}_{split}.jsonl in {root / 'graphs'} or {root}"
-    )
 
 
 def register(subparsers) -> None:
@@ -39,8 +28,9 @@ def register(subparsers) -> None:
     )
     add_sampling_arguments(parser)
     parser.add_argument("--data-root", default=str(DEFAULT_DATA_ROOT),
-                        help="folder with graphs/{family}_{split}.jsonl (default ../shared/data)")
-    parser.add_argument("--family", choices=FAMILIES,
+                        help="folder with graphs/{family}_{split}.jsonl or graphs/community_small.jsonl "
+                        "(default ../shared/data)")
+    parser.add_argument("--family", choices=BENCHMARK_FAMILIES,
                         help="benchmark family (default: the model's configured family)")
     parser.add_argument("--split", default="test", choices=("test", "val"),
                         help="reference split for the MMDs (default test)")
@@ -52,19 +42,20 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from omniar.data.graph_files import load_graphs, save_graph_jsonl
+    from omniar.data.graph_benchmarks import benchmark_source, load_benchmark_split
+    from omniar.data.graph_files import save_graph_jsonl
     from omniar.eval.graph_metrics import evaluate_graphs
     from omniar.eval.graph_published import markdown_table, write_report
 
     pipe = load_pipeline(args.model, args.device)
     family = args.family or pipe.config.family
-    if family not in FAMILIES:
+    if family not in BENCHMARK_FAMILIES:
         raise ValueError(
             f"--family is needed: the model does not name a benchmark family (got {family!r}); "
-            f"expected one of {FAMILIES}"
+            f"expected one of {BENCHMARK_FAMILIES}"
         )
-    reference = load_graphs(split_file(args.data_root, family, args.split))
-    train = load_graphs(split_file(args.data_root, family, "train"))
+    reference = load_benchmark_split(args.data_root, family, args.split)
+    train = load_benchmark_split(args.data_root, family, "train")
     num = args.num if args.num is not None else len(reference)
     if num < 1:
         raise ValueError(f"--num must be >= 1, got {num}")
@@ -74,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     results.update({
         "model": args.model,
         "split": args.split,
+        "reference": benchmark_source(args.data_root, family, args.split),
         "seed": args.seed,
         "sampling": out.stats["sampling"],
         "grammar_mask": out.stats["grammar_mask"],

@@ -30,6 +30,7 @@ from typing import Any
 import networkx as nx
 import torch
 
+from omniar.data.graph_benchmarks import BENCHMARK_FAMILIES
 from omniar.data.graph_files import graph_to_record
 from omniar.models.ar_model import AutoregressiveModel
 from omniar.orders.raster import RasterOrder
@@ -45,7 +46,7 @@ from omniar.tokenizers.graph import (
 )
 
 OUTPUT_TYPES = ("networkx", "records", "tokens")
-FAMILIES = ("planar", "tree", "sbm", "community")
+FAMILIES = BENCHMARK_FAMILIES
 
 _START, _NODES, _EDGES, _DONE = 0, 1, 2, 3
 

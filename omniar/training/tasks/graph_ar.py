@@ -3,7 +3,9 @@
 Recipe keys (besides `task` and `trainer`):
 
 - `data: {train: graphs/planar_train.jsonl, val: graphs/planar_val.jsonl}`: graph files (any
-  format `omniar.data.graph_files.load_graphs` reads), relative to the data root.
+  format `omniar.data.graph_files.load_graphs` reads), relative to the data root; or
+  `data: {benchmark: community}`: the train and val splits of a benchmark family
+  (`omniar.data.graph_benchmarks`, which also cuts community-small's single file).
 - `tokenizer:` `GraphTokenizer` arguments (`max_nodes`, `serialization`, `max_edges`, ...).
 - `relabel:` node relabelling drawn afresh every time a graph is read (augmentation):
   `"bfs"` (default) numbers the nodes in the discovery order of a breadth-first search from a
@@ -15,7 +17,8 @@ Recipe keys (besides `task` and `trainer`):
 - `init_from:` a saved transformer folder (e.g. `assets/graphs-planar/transformer`) whose
   weights the model starts from, to train a shipped model further on a new schedule; its
   config must match `model:` (`omniar.training.init_weights`).
-- `family:` the benchmark family (`planar`, `tree`, `sbm`) for validity during evaluation.
+- `family:` the benchmark family (`planar`, `tree`, `sbm`, `community`) for validity during
+  evaluation (community-small has no validity test).
 - `eval: {num_graphs: 32}`: graphs sampled at each `trainer.eval_every` to report validity,
   uniqueness, novelty and V.U.N. against the training set, and degree and clustering MMD
   against `data.val` when given.
@@ -23,6 +26,8 @@ Recipe keys (besides `task` and `trainer`):
   the working directory (run from the repository root), e.g. `assets/graphs-planar`.
 - `sampling_presets:` the presets written into the pipeline config (the one measured best on
   the validation split as "default").
+- `weights_dtype:` storage precision of the shipped transformer (e.g. `float16`, half the
+  bytes; it loads as float32), see `omniar.training.storage`.
 
 Sequences are padded with `<pad>` after `<eos>` to the longest in the batch; padded targets
 are not scored (`autoregressive_loss(..., pad_token_id=...)`). Raster orders of different
@@ -40,6 +45,11 @@ import networkx as nx
 import torch
 from torch.utils.data import Dataset
 
+from omniar.data.graph_benchmarks import (
+    BENCHMARK_FAMILIES,
+    benchmark_source,
+    load_benchmark_split,
+)
 from omniar.data.graph_files import GraphTokenDataset, PadCollate, load_graphs
 from omniar.eval.graph_metrics import VALIDITY, graph_mmd, uniqueness_novelty
 from omniar.models.ar_model import AutoregressiveModel
@@ -50,6 +60,7 @@ from omniar.training.ar_loss import autoregressive_loss
 from omniar.training.config import TrainerConfig
 from omniar.training.init_weights import load_initial_weights
 from omniar.training.setup import TrainingSetup
+from omniar.training.storage import cast_saved_weights, storage_dtype
 
 RELABELLINGS = ("bfs", "random", "none")
 
@@ -145,22 +156,40 @@ def build_pipeline(
     return pipe
 
 
+def _recipe_graphs(
+    data: dict[str, Any], data_root: str | None, split: str
+) -> tuple[list[nx.Graph], str] | None:
+    """The graphs of `split` named by the recipe's `data:` and where they came from."""
+    if "benchmark" in data:
+        if data_root is None:
+            raise ValueError("recipe data.benchmark needs a data root (--data-root)")
+        source = benchmark_source(data_root, data["benchmark"], split)
+        return load_benchmark_split(data_root, data["benchmark"], split), source
+    if split not in data:
+        return None
+    path = _data_path(data[split], data_root, split)
+    return load_graphs(path), str(path)
+
+
 def build(recipe: dict[str, Any], data_root: str | None) -> TrainingSetup:
     data = recipe.get("data") or {}
-    if "train" not in data:
-        raise ValueError("recipe data.train is required (a graph file, e.g. graphs/planar_train.jsonl)")
-    train_path = _data_path(data["train"], data_root, "train")
-    train_graphs = load_graphs(train_path)
+    if "train" not in data and "benchmark" not in data:
+        raise ValueError(
+            "recipe data needs train (a graph file, e.g. graphs/planar_train.jsonl) or "
+            f"benchmark (one of {BENCHMARK_FAMILIES}; its train and val splits are used)"
+        )
+    train_graphs, train_source = _recipe_graphs(data, data_root, "train")
     tokenizer = GraphTokenizer(**(recipe.get("tokenizer") or {}))
-    dataset = build_dataset(train_graphs, tokenizer, recipe.get("relabel", "bfs"), str(train_path))
+    dataset = build_dataset(train_graphs, tokenizer, recipe.get("relabel", "bfs"), train_source)
     model_args = {**(recipe.get("model") or {}), "vocab_size": tokenizer.vocab_size,
                   "condition": "none", "rope_axes": 1}
     model = load_initial_weights(AutoregressiveModel(**model_args), recipe.get("init_from"))
     family = recipe.get("family")
-    if family is not None and family not in VALIDITY:
-        raise ValueError(f"recipe family must be one of {tuple(VALIDITY)}, got {family!r}")
+    if family is not None and family not in BENCHMARK_FAMILIES:
+        raise ValueError(f"recipe family must be one of {BENCHMARK_FAMILIES}, got {family!r}")
+    val_graphs = (_recipe_graphs(data, data_root, "val") or ([], ""))[0]
     num_eval = int((recipe.get("eval") or {}).get("num_graphs", 32))
-    val_graphs = load_graphs(_data_path(data["val"], data_root, "val")) if data.get("val") else []
+    storage_dtype(recipe.get("weights_dtype"))  # a bad name fails now, not after the training
 
     def eval_fn(trained: AutoregressiveModel) -> dict[str, float]:
         pipe = build_pipeline(trained, tokenizer, recipe)
@@ -177,6 +206,7 @@ def build(recipe: dict[str, Any], data_root: str | None) -> TrainingSetup:
         target = recipe.get("pipeline_dir")
         if target:
             build_pipeline(trained, tokenizer, recipe).save_pretrained(target)
+            cast_saved_weights(Path(target) / "transformer", recipe.get("weights_dtype"))
 
     config = TrainerConfig.from_dict(recipe["trainer"])
     return TrainingSetup(
