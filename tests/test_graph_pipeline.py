@@ -290,3 +290,18 @@ def test_embedded_tree_model_generates_trees():
     assert out.stats["sampling"]["temperature"] == 0.7
     assert [g.number_of_nodes() for g in out.graphs] == [64] * 4
     assert sum(nx.is_tree(g) for g in out.graphs) >= 3
+
+
+def test_embedded_community_model_generates_two_communities():
+    """graphs-community-small loads by name and samples graphs of its data set's size range."""
+    from omniar.commands.generate_graph import load_pipeline
+
+    if not (REPO / "assets" / "graphs-community-small" / "model_index.json").is_file():
+        pytest.skip("assets/graphs-community-small is not in this checkout")
+    pipe = load_pipeline("graphs-community-small", "cpu")
+    pipe.set_progress_bar_config(disable=True)
+    out = pipe(num_graphs=8, generator=torch.Generator().manual_seed(0))
+    assert out.stats["sampling"]["temperature"] == 0.9 and pipe.config.family == "community"
+    assert all(12 <= g.number_of_nodes() <= 20 for g in out.graphs)
+    communities = [len(nx.community.louvain_communities(g, seed=0)) for g in out.graphs]
+    assert sum(count == 2 for count in communities) >= 6
