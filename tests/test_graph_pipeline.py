@@ -278,14 +278,20 @@ def test_cli_eval_records_the_structure_constraint(pipe, tmp_path):
     assert "planar structure constraint" in (tmp_path / "r.md").read_text()
 
 
-def test_embedded_tree_model_generates_trees():
-    """The shipped graphs-tree pipeline loads by name and samples valid 64-node trees."""
+def embedded_pipeline(name: str) -> GraphPipeline:
+    """A shipped graph pipeline loaded by name, as the CLI does; skips when it is not checked out."""
     from omniar.commands.generate_graph import load_pipeline
 
-    if not (REPO / "assets" / "graphs-tree" / "model_index.json").is_file():
-        pytest.skip("assets/graphs-tree is not in this checkout")
-    pipe = load_pipeline("graphs-tree", "cpu")
+    if not (REPO / "assets" / name / "model_index.json").is_file():
+        pytest.skip(f"assets/{name} is not in this checkout")
+    pipe = load_pipeline(name, "cpu")
     pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def test_embedded_tree_model_generates_trees():
+    """The shipped graphs-tree pipeline loads by name and samples valid 64-node trees."""
+    pipe = embedded_pipeline("graphs-tree")
     out = pipe(num_graphs=4, generator=torch.Generator().manual_seed(0))
     assert out.stats["sampling"]["temperature"] == 0.7
     assert [g.number_of_nodes() for g in out.graphs] == [64] * 4
@@ -294,12 +300,7 @@ def test_embedded_tree_model_generates_trees():
 
 def test_embedded_community_model_generates_two_communities():
     """graphs-community-small loads by name and samples graphs of its data set's size range."""
-    from omniar.commands.generate_graph import load_pipeline
-
-    if not (REPO / "assets" / "graphs-community-small" / "model_index.json").is_file():
-        pytest.skip("assets/graphs-community-small is not in this checkout")
-    pipe = load_pipeline("graphs-community-small", "cpu")
-    pipe.set_progress_bar_config(disable=True)
+    pipe = embedded_pipeline("graphs-community-small")
     out = pipe(num_graphs=8, generator=torch.Generator().manual_seed(0))
     assert out.stats["sampling"]["temperature"] == 0.9 and pipe.config.family == "community"
     assert all(12 <= g.number_of_nodes() <= 20 for g in out.graphs)
