@@ -12,11 +12,13 @@ that depends on its file order and generator.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import networkx as nx
-import torch
+if TYPE_CHECKING:
+    import networkx as nx
 
-from omniar.data.graph_files import load_graphs
+# torch and the graph readers are imported where they are used, so that the family names here
+# can be imported by torch-free modules (omniar.eval.graph_metrics) without loading torch.
 
 SPLITS = ("train", "val", "test")
 BENCHMARK_FAMILIES = ("planar", "tree", "sbm", "community")
@@ -26,6 +28,8 @@ SPLIT_SEED = 0
 
 def split_indices(num_graphs: int, seed: int = SPLIT_SEED) -> dict[str, list[int]]:
     """Indices of the train / val / test parts of a data set of ``num_graphs`` graphs."""
+    import torch
+
     if num_graphs < 3:
         raise ValueError(f"need at least 3 graphs to split into train/val/test, got {num_graphs}")
     num_test = round(num_graphs * 0.2)
@@ -62,6 +66,8 @@ def benchmark_source(data_root: str | Path, family: str, split: str) -> str:
 
 def load_benchmark_split(data_root: str | Path, family: str, split: str) -> list[nx.Graph]:
     """The graphs of one split of a benchmark family, read from ``data_root`` (or its ``graphs/``)."""
+    from omniar.data.graph_files import load_graphs
+
     source = benchmark_source(data_root, family, split)
     if not source.endswith(f"[{split}]"):
         return load_graphs(source)
