@@ -69,7 +69,7 @@ def test_init_from_names_another_recipes_output_or_a_shipped_folder() -> None:
 
 def test_graphs_planar_stages_chain_into_the_asset() -> None:
     recipes = {path.stem: load_recipe(path) for path in RECIPES}
-    stages = [f"graphs_planar{suffix}" for suffix in ("", "_stage2", "_stage3", "_stage4")]
+    stages = [f"graphs_planar{suffix}" for suffix in ("", "_stage2", "_stage3", "_stage4", "_stage5")]
     for earlier, later in zip(stages, stages[1:]):
         assert recipes[later]["init_from"] == f"{recipes[earlier]['pipeline_dir']}/transformer"
         assert recipes[later]["model"] == recipes[earlier]["model"]
