@@ -49,30 +49,34 @@ def _find(root: Path, name: str) -> Path | None:
     return None
 
 
-def benchmark_source(data_root: str | Path, family: str, split: str) -> str:
-    """Where a split comes from, for reports: a file, or ``file[split]`` for a cut whole set."""
+def _locate(data_root: str | Path, family: str, split: str) -> tuple[Path, bool]:
+    """The file holding ``split`` and whether it is a whole set that must be cut."""
     _check(family, split)
     root = Path(data_root)
     path = _find(root, f"{family}_{split}.jsonl")
     if path is not None:
-        return str(path)
+        return path, False
     whole = WHOLE_SET_FILES.get(family)
     path = _find(root, whole) if whole else None
     if path is not None:
-        return f"{path}[{split}]"
+        return path, True
     expected = f"{family}_{split}.jsonl" + (f" or {whole}" if whole else "")
     raise ValueError(f"data root {root}: no {expected} in {root / 'graphs'} or {root}")
+
+
+def benchmark_source(data_root: str | Path, family: str, split: str) -> str:
+    """Where a split comes from, for reports: a file, or ``file[split]`` for a cut whole set."""
+    path, cut = _locate(data_root, family, split)
+    return f"{path}[{split}]" if cut else str(path)
 
 
 def load_benchmark_split(data_root: str | Path, family: str, split: str) -> list[nx.Graph]:
     """The graphs of one split of a benchmark family, read from ``data_root`` (or its ``graphs/``)."""
     from omniar.data.graph_files import load_graphs
 
-    source = benchmark_source(data_root, family, split)
-    if not source.endswith(f"[{split}]"):
-        return load_graphs(source)
-    graphs = load_graphs(source[: -len(f"[{split}]")])
-    return [graphs[i] for i in split_indices(len(graphs))[split]]
+    path, cut = _locate(data_root, family, split)
+    graphs = load_graphs(path)
+    return [graphs[i] for i in split_indices(len(graphs))[split]] if cut else graphs
 
 
 def _check(family: str, split: str) -> None:

@@ -31,7 +31,6 @@ from omniar.data.graph_benchmarks import BENCHMARK_FAMILIES
 
 BERGMEISTER_2024 = "Bergmeister et al., ICLR 2024 (via DeFoG Table 7)"
 G2PT_2025 = "Chen et al., G2PT, 2025, Table 2"
-FAMILIES = BENCHMARK_FAMILIES
 COLUMNS = (
     ("degree", "Deg. ↓"),
     ("clustering", "Clus. ↓"),
@@ -55,80 +54,57 @@ class PublishedResult:
     source: str
 
 
-def _rows(family: str, source: str, rows: dict[str, tuple]) -> tuple[PublishedResult, ...]:
-    return tuple(
-        PublishedResult(model, family, *figures, source=source) for model, figures in rows.items()
-    )
+# (family, source) -> {model: (degree, clustering, orbit, spectral, V.U.N.)}
+PUBLISHED_TABLES: dict[tuple[str, str], dict[str, tuple[float, float, float, float, float]]] = {
+    ("planar", BERGMEISTER_2024): {
+        "GraphRNN": (0.0049, 0.2779, 1.2543, 0.0459, 0.0),
+        "GRAN": (0.0007, 0.0426, 0.0009, 0.0075, 0.0),
+        "SPECTRE": (0.0005, 0.0785, 0.0012, 0.0112, 0.25),
+        "DiGress": (0.0007, 0.0780, 0.0079, 0.0098, 0.775),
+        "BiGG": (0.0007, 0.0570, 0.0367, 0.0105, 0.05),
+        "GraphGen": (0.0328, 0.2106, 0.4236, 0.0430, 0.075),
+        "Bergmeister et al.": (0.0005, 0.0626, 0.0017, 0.0075, 0.95),
+    },
+    ("planar", G2PT_2025): {
+        "G2PT-small": (0.0047, 0.0024, 0.0, 0.016, 0.95),
+        "G2PT-base": (0.0018, 0.0047, 0.0, 0.0081, 1.0),
+    },
+    ("sbm", BERGMEISTER_2024): {
+        "GraphRNN": (0.0055, 0.0584, 0.0785, 0.0065, 0.05),
+        "GRAN": (0.0113, 0.0553, 0.0540, 0.0054, 0.25),
+        "SPECTRE": (0.0015, 0.0521, 0.0412, 0.0056, 0.525),
+        "DiGress": (0.0018, 0.0485, 0.0415, 0.0045, 0.60),
+        "BiGG": (0.0012, 0.0604, 0.0667, 0.0059, 0.10),
+        "GraphGen": (0.0550, 0.0623, 0.1189, 0.0182, 0.05),
+    },
+    ("sbm", G2PT_2025): {
+        "G2PT-small": (0.0035, 0.012, 0.0007, 0.0076, 1.0),
+        "G2PT-base": (0.0042, 0.0053, 0.0003, 0.0061, 1.0),
+    },
+    ("tree", BERGMEISTER_2024): {
+        "GRAN": (0.1884, 0.0080, 0.0199, 0.2751, 0.0),
+        "DiGress": (0.0002, 0.0, 0.0, 0.0113, 0.90),
+        "BiGG": (0.0014, 0.0, 0.0, 0.0119, 0.75),
+        "GraphGen": (0.0105, 0.0, 0.0, 0.0153, 0.95),
+        "Bergmeister et al.": (0.0001, 0.0, 0.0, 0.0117, 1.0),
+    },
+    ("tree", G2PT_2025): {
+        "G2PT-small": (0.002, 0.0, 0.0, 0.0074, 0.99),
+        "G2PT-base": (0.0043, 0.0, 0.0001, 0.0073, 0.99),
+    },
+}
 
-
-PUBLISHED_RESULTS: tuple[PublishedResult, ...] = (
-    *_rows(
-        "planar",
-        BERGMEISTER_2024,
-        {
-            "GraphRNN": (0.0049, 0.2779, 1.2543, 0.0459, 0.0),
-            "GRAN": (0.0007, 0.0426, 0.0009, 0.0075, 0.0),
-            "SPECTRE": (0.0005, 0.0785, 0.0012, 0.0112, 0.25),
-            "DiGress": (0.0007, 0.0780, 0.0079, 0.0098, 0.775),
-            "BiGG": (0.0007, 0.0570, 0.0367, 0.0105, 0.05),
-            "GraphGen": (0.0328, 0.2106, 0.4236, 0.0430, 0.075),
-            "Bergmeister et al.": (0.0005, 0.0626, 0.0017, 0.0075, 0.95),
-        },
-    ),
-    *_rows(
-        "planar",
-        G2PT_2025,
-        {
-            "G2PT-small": (0.0047, 0.0024, 0.0, 0.016, 0.95),
-            "G2PT-base": (0.0018, 0.0047, 0.0, 0.0081, 1.0),
-        },
-    ),
-    *_rows(
-        "sbm",
-        BERGMEISTER_2024,
-        {
-            "GraphRNN": (0.0055, 0.0584, 0.0785, 0.0065, 0.05),
-            "GRAN": (0.0113, 0.0553, 0.0540, 0.0054, 0.25),
-            "SPECTRE": (0.0015, 0.0521, 0.0412, 0.0056, 0.525),
-            "DiGress": (0.0018, 0.0485, 0.0415, 0.0045, 0.60),
-            "BiGG": (0.0012, 0.0604, 0.0667, 0.0059, 0.10),
-            "GraphGen": (0.0550, 0.0623, 0.1189, 0.0182, 0.05),
-        },
-    ),
-    *_rows(
-        "sbm",
-        G2PT_2025,
-        {
-            "G2PT-small": (0.0035, 0.012, 0.0007, 0.0076, 1.0),
-            "G2PT-base": (0.0042, 0.0053, 0.0003, 0.0061, 1.0),
-        },
-    ),
-    *_rows(
-        "tree",
-        BERGMEISTER_2024,
-        {
-            "GRAN": (0.1884, 0.0080, 0.0199, 0.2751, 0.0),
-            "DiGress": (0.0002, 0.0, 0.0, 0.0113, 0.90),
-            "BiGG": (0.0014, 0.0, 0.0, 0.0119, 0.75),
-            "GraphGen": (0.0105, 0.0, 0.0, 0.0153, 0.95),
-            "Bergmeister et al.": (0.0001, 0.0, 0.0, 0.0117, 1.0),
-        },
-    ),
-    *_rows(
-        "tree",
-        G2PT_2025,
-        {
-            "G2PT-small": (0.002, 0.0, 0.0, 0.0074, 0.99),
-            "G2PT-base": (0.0043, 0.0, 0.0001, 0.0073, 0.99),
-        },
-    ),
+PUBLISHED_RESULTS: tuple[PublishedResult, ...] = tuple(
+    PublishedResult(model, family, *figures, source=source)
+    for (family, source), rows in PUBLISHED_TABLES.items()
+    for model, figures in rows.items()
 )
 
 
 def published_results(family: str) -> list[PublishedResult]:
     """The published rows for ``family`` (one of ``BENCHMARK_FAMILIES``; may be empty)."""
-    if family not in FAMILIES:
-        raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
+    if family not in BENCHMARK_FAMILIES:
+        raise ValueError(f"family must be one of {BENCHMARK_FAMILIES}, got {family!r}")
     return [row for row in PUBLISHED_RESULTS if row.family == family]
 
 
@@ -181,9 +157,9 @@ def write_report(
     Path(json_path).write_text(json.dumps(clean, indent=2) + "\n", encoding="utf-8")
     if markdown_path is not None:
         family = results.get("family")
-        if family not in FAMILIES:
+        if family not in BENCHMARK_FAMILIES:
             raise ValueError(
-                f"results['family'] must be one of {FAMILIES} for the table, got {family!r}"
+                f"results['family'] must be one of {BENCHMARK_FAMILIES} for the table, got {family!r}"
             )
         Path(markdown_path).write_text(
             markdown_table(results, str(family), model_name), encoding="utf-8"

@@ -46,7 +46,6 @@ from omniar.tokenizers.graph import (
 )
 
 OUTPUT_TYPES = ("networkx", "records", "tokens")
-FAMILIES = BENCHMARK_FAMILIES
 
 _START, _NODES, _EDGES, _DONE = 0, 1, 2, 3
 
@@ -244,8 +243,8 @@ class GraphPipeline(AutoregressivePipeline):
             )
         if transformer.config.condition != "none" or transformer.config.rope_axes != 1:
             raise ValueError("transformer must have condition='none' and rope_axes=1 for graphs")
-        if family is not None and family not in FAMILIES:
-            raise ValueError(f"family must be one of {FAMILIES} or None, got {family!r}")
+        if family is not None and family not in BENCHMARK_FAMILIES:
+            raise ValueError(f"family must be one of {BENCHMARK_FAMILIES} or None, got {family!r}")
         self.register_modules(transformer=transformer, tokenizer=tokenizer)
         self.register_to_config(sampling_presets=dict(sampling_presets or {}), family=family)
 
