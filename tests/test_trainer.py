@@ -123,6 +123,13 @@ def test_each_evaluation_step_is_logged_once(tmp_path):
     config = TrainerConfig(output_dir=str(tmp_path / "run"), max_steps=6, batch_size=4,
                            learning_rate=0.1, warmup_steps=0, checkpoint_every=100, log_every=100,
                            eval_every=2)
-    Trainer(torch.nn.Linear(2, 1), data, loss_fn, config, eval_fn=eval_fn, show_progress=False).train()
-    eval_steps = [entry["step"] for entry in read_metrics(tmp_path / "run" / "metrics.jsonl") if "eval/probe" in entry]
-    assert eval_steps == [2, 4, 6] and len(evaluated) == 3
+    def run():
+        Trainer(torch.nn.Linear(2, 1), data, loss_fn, config, eval_fn=eval_fn,
+                show_progress=False).train()
+        return [(entry["step"], entry["eval/probe"])
+                for entry in read_metrics(tmp_path / "run" / "metrics.jsonl") if "eval/probe" in entry]
+
+    assert run() == [(2, 1.0), (4, 2.0), (6, 3.0)]
+    # Rerunning the finished training (to finalize again) evaluates the final model once more;
+    # its entry replaces the old one instead of adding a second line for step 6.
+    assert run() == [(2, 1.0), (4, 2.0), (6, 4.0)]

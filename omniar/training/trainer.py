@@ -246,6 +246,8 @@ class Trainer:
         final.eval()
         if self.accelerator.is_main_process:
             if self.eval_fn is not None:
+                if log is not None:
+                    log.discard(step, "eval/")
                 self._evaluate(step, log, model=final)
             if hasattr(final, "save_pretrained"):
                 write_atomically(self.output_dir / "final", lambda tmp: final.save_pretrained(str(tmp)))
