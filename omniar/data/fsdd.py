@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import Dataset
 
 from omniar.data.audio_io import read_wav
-from omniar.pipelines.labels import label_id
+from omniar.data.labels import label_id
 
 FSDD_SAMPLE_RATE = 8000
 FSDD_SPEAKERS: tuple[str, ...] = ("george", "jackson", "nicolas", "theo", "yweweler")

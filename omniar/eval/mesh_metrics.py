@@ -25,6 +25,18 @@ import trimesh
 from scipy.spatial import cKDTree
 
 from omniar.tokenizers.mesh import MeshTokenizer, normalize_vertices
+from omniar.tokenizers.mesh_checks import mesh_validity
+
+__all__ = [
+    "chamfer_distance",
+    "coverage_mmd_1nna",
+    "evaluate_meshes",
+    "mesh_validity",
+    "pairwise_chamfer",
+    "round_trip_error",
+    "sample_points",
+    "tokens_per_face",
+]
 
 
 def sample_points(mesh: trimesh.Trimesh, num_points: int = 1024, seed: int = 0) -> np.ndarray:
@@ -73,26 +85,6 @@ def coverage_mmd_1nna(
     predicted = is_generated[full.argmin(axis=1)]
     nna = float((predicted == is_generated).mean())
     return {"cov": float(cov), "mmd": mmd, "1nna": nna}
-
-
-def mesh_validity(mesh: trimesh.Trimesh, expect_watertight: bool = True) -> dict[str, bool]:
-    """Checks on one mesh: faces present, no degenerate faces, consistent winding, watertight.
-
-    ``valid`` requires all of them, watertightness only when ``expect_watertight``.
-    """
-    has_faces = len(mesh.faces) > 0
-    faces = np.asarray(mesh.faces)
-    repeated = has_faces and bool(
-        ((faces[:, 0] == faces[:, 1]) | (faces[:, 1] == faces[:, 2]) | (faces[:, 0] == faces[:, 2]))
-        .any()
-    )
-    areas = mesh.area_faces if has_faces else np.zeros(0)
-    nondegenerate = has_faces and not repeated and bool((areas > 1e-12).all())
-    winding = has_faces and bool(mesh.is_winding_consistent)
-    watertight = has_faces and bool(mesh.is_watertight)
-    valid = nondegenerate and winding and (watertight or not expect_watertight)
-    return {"has_faces": has_faces, "nondegenerate": nondegenerate,
-            "winding_consistent": winding, "watertight": watertight, "valid": valid}
 
 
 def tokens_per_face(

@@ -35,7 +35,6 @@ import numpy as np
 import torch
 import trimesh
 
-from omniar.eval.mesh_metrics import mesh_validity
 from omniar.models.ar_model import AutoregressiveModel
 from omniar.orders.raster import RasterOrder
 from omniar.pipelines.base import AutoregressivePipeline, GenerationOutput
@@ -45,6 +44,7 @@ from omniar.pipelines.mesh_grammar import GRAMMAR_LEVELS, MeshGrammar
 from omniar.pipelines.mesh_repair import MeshRepairReport, repair_mesh
 from omniar.samplers.condition import Condition
 from omniar.tokenizers.mesh import MeshDecodeReport, MeshTokenizer
+from omniar.tokenizers.mesh_checks import mesh_validity
 
 MAX_MESHES_PER_CALL = 4096
 EXPORT_TYPES = ("glb", "obj", "ply", "stl", "off")

@@ -32,7 +32,7 @@ from diffusers.configuration_utils import register_to_config
 from diffusers.utils import BaseOutput
 from vector_quantize_pytorch import ResidualVQ
 
-from omniar.data.audio_io import check_sample_rate, downmix, resample, validate_waveform
+from omniar.tokenizers.waveform import check_sample_rate, downmix, resample, validate_waveform
 from omniar.tokenizers.seanet import SEANetDecoder, SEANetEncoder
 
 
