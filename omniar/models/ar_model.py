@@ -23,11 +23,13 @@ from omniar.models.conditioning import (
     Prefix,
     TextConditioner,
     UnconditionalPrefix,
+    pad_text,
 )
 from omniar.models.kv_cache import StaticKVCache
 from omniar.models.transformer import Transformer
 
 CONDITIONS = ("class", "text", "none")
+PREFIX_ROTATIONS = ("identity", "zero")
 
 
 @dataclass
@@ -45,7 +47,14 @@ class ARModelOutput:
 
 
 class AutoregressiveModel(ModelMixin, ConfigMixin):
-    """Token embeddings + condition prefix + `Transformer` + output heads."""
+    """Token embeddings + condition prefix + `Transformer` + output heads.
+
+    The defaults are omniar's own models. Published checkpoints set the options that differ
+    (see `omniar.convert.llamagen`): `norm_eps` (RMSNorm epsilon), `prefix_rotation` ("identity":
+    condition tokens at coordinate 0; "zero": cos = sin = 0 there, so their queries and keys are
+    zero, as LlamaGen does), `text_projection` ("linear" or LlamaGen's "mlp") and `text_length`
+    (captions padded to this many tokens, with a fixed null caption of that length for CFG).
+    """
 
     @register_to_config
     def __init__(
@@ -67,10 +76,16 @@ class AutoregressiveModel(ModelMixin, ConfigMixin):
         text_dim: int | None = None,
         input_dim: int | None = None,
         vertical_head_layers: int = 0,
+        norm_eps: float = 1e-6,
+        prefix_rotation: str = "identity",
+        text_projection: str = "linear",
+        text_length: int | None = None,
     ):
         super().__init__()
         if condition not in CONDITIONS:
             raise ValueError(f"condition must be one of {CONDITIONS}, got {condition!r}")
+        if prefix_rotation not in PREFIX_ROTATIONS:
+            raise ValueError(f"prefix_rotation must be one of {PREFIX_ROTATIONS}, got {prefix_rotation!r}")
         if vocab_size < 2 or num_codebooks < 1:
             raise ValueError(f"need vocab_size >= 2 and num_codebooks >= 1, got {vocab_size}, {num_codebooks}")
         self.token_embed = nn.Embedding(num_codebooks * vocab_size, hidden_size)
@@ -81,14 +96,14 @@ class AutoregressiveModel(ModelMixin, ConfigMixin):
         elif condition == "text":
             if not text_dim:
                 raise ValueError("condition='text' needs text_dim (the text encoder's hidden size)")
-            self.conditioner = TextConditioner(text_dim, hidden_size)
+            self.conditioner = TextConditioner(text_dim, hidden_size, text_projection, text_length)
         else:
             self.conditioner = UnconditionalPrefix(hidden_size)
         self.backbone = Transformer(
             hidden_size=hidden_size, num_layers=num_layers, num_heads=num_heads,
             num_kv_heads=num_kv_heads, intermediate_size=intermediate_size, rope_axes=rope_axes,
             rope_theta=rope_theta, qk_norm=qk_norm, adaln_dim=hidden_size if adaln else None,
-            dropout=dropout,
+            norm_eps=norm_eps, dropout=dropout,
         )
         self.head = nn.Linear(hidden_size, num_codebooks * vocab_size, bias=False)
         nn.init.normal_(self.head.weight, std=0.02)
@@ -151,6 +166,11 @@ class AutoregressiveModel(ModelMixin, ConfigMixin):
             return self.conditioner(text_states.to(self.device, self.dtype), mask, drop_condition)
         return self.conditioner(batch_size)
 
+    def pad_text(self, text_states: torch.Tensor, text_mask: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Captions padded to the model's `text_length` (unchanged when it has none)."""
+        return pad_text(text_states, text_mask, self.config.text_length)
+
     def new_cache(self, batch_size: int, max_length: int) -> StaticKVCache:
         extra = self.config.vertical_head_layers
         return self.backbone.new_cache(batch_size, max_length, extra_layers=extra)
@@ -177,7 +197,8 @@ class AutoregressiveModel(ModelMixin, ConfigMixin):
         `pooled_tokens` (B, T, P) or (B, T, P, K) feeds each group of P tokens as one slot, the
         mean of their embeddings (next-patch training).
 
-        With `with_prefix=True` the condition prefix is fed first (rank 0, identity rotation).
+        With `with_prefix=True` the condition prefix is fed first (rank 0, rotation per
+        `prefix_rotation`).
         AdaLN models take the pooled condition from the prefix, or `adaln_cond` on later cached
         steps (returned by the first call).
         """
@@ -212,6 +233,7 @@ class AutoregressiveModel(ModelMixin, ConfigMixin):
         if valid is None:
             valid = torch.ones(batch, length, dtype=torch.bool, device=embeds.device)
         prefix_length = 0
+        zero_rotation = None
         if with_prefix:
             prefix = self.prefix(batch, class_labels, text_states, text_mask, drop_condition)
             prefix_length = prefix.embeds.shape[1]
@@ -219,6 +241,9 @@ class AutoregressiveModel(ModelMixin, ConfigMixin):
             position_ids = torch.cat([position_ids.new_zeros(batch, prefix_length, axes), position_ids], 1)
             ranks = torch.cat([ranks.new_zeros(batch, prefix_length), ranks], dim=1)
             valid = torch.cat([prefix.valid, valid], dim=1)
+            if self.config.prefix_rotation == "zero":
+                zero_rotation = torch.arange(prefix_length + length, device=embeds.device) < prefix_length
+                zero_rotation = zero_rotation.expand(batch, -1)
             if self.config.adaln:
                 adaln_cond = prefix.pooled
         if self.config.adaln and adaln_cond is None:
@@ -226,6 +251,7 @@ class AutoregressiveModel(ModelMixin, ConfigMixin):
         hidden, context = self.backbone(
             embeds, position_ids.to(embeds.dtype), ranks=ranks, valid=valid, cache=cache,
             adaln_cond=adaln_cond if self.config.adaln else None, return_context=True,
+            zero_rotation=zero_rotation,
         )
         vertical_logits = None
         if self.vertical_blocks is not None:

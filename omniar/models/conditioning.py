@@ -1,7 +1,8 @@
 """Condition prefixes: class labels, text-encoder states, or nothing, each with a learned null.
 
 A conditioner turns a condition into prefix embeddings (placed before the generated tokens, rank
-0, identity rotation), a validity mask for them, and a pooled vector for AdaLN. Samples flagged
+0, identity or zero rotation: see `AutoregressiveModel`), a validity mask for them, and a pooled
+vector for AdaLN. Samples flagged
 in `drop` get the learned null condition: that is condition dropout in training and the
 unconditional half of classifier-free guidance at sampling time.
 """
@@ -66,14 +67,55 @@ def left_align(states: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, 
     return aligned, torch.arange(length, device=states.device)[None] >= (length - counts)[:, None]
 
 
-class TextConditioner(nn.Module):
-    """Projects text-encoder states (B, L, text_dim) into prefix tokens; null = one learned token."""
+TEXT_PROJECTIONS = ("linear", "mlp")
 
-    def __init__(self, text_dim: int, hidden_size: int):
+
+def pad_text(states: torch.Tensor, mask: torch.Tensor | None, length: int | None
+             ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Right-pad text states (B, L, D) and their mask to `length` tokens (None: unchanged).
+
+    Models trained on a fixed caption length (LlamaGen: 120 T5 tokens) see every caption padded
+    to it; longer captions are an error naming the limit.
+    """
+    if length is None or states.shape[1] == length:
+        return states, mask
+    batch, given = states.shape[:2]
+    if given > length:
+        raise ValueError(f"text_states has {given} tokens; this model takes at most {length}")
+    if mask is None:
+        mask = torch.ones(batch, given, dtype=torch.bool, device=states.device)
+    padding = states.new_zeros(batch, length - given, states.shape[-1])
+    return torch.cat([states, padding], 1), torch.cat([mask.bool(), mask.new_zeros(batch, length - given).bool()], 1)
+
+
+class TextConditioner(nn.Module):
+    """Projects text-encoder states (B, L, text_dim) into prefix tokens, with a null condition.
+
+    `projection`: "linear" (one affine map) or "mlp" (Linear, tanh-GELU, Linear, no biases, as
+    LlamaGen's caption embedder). The null condition is one learned token by default; with
+    `null_length` it is a fixed sequence of that many text-space states instead, captions are
+    padded to `null_length`, and a dropped sample keeps its caption's mask over the null states
+    (LlamaGen's unconditional caption).
+    """
+
+    def __init__(self, text_dim: int, hidden_size: int, projection: str = "linear",
+                 null_length: int | None = None):
         super().__init__()
+        if projection not in TEXT_PROJECTIONS:
+            raise ValueError(f"text projection must be one of {TEXT_PROJECTIONS}, got {projection!r}")
         self.text_dim = text_dim
-        self.proj = nn.Linear(text_dim, hidden_size)
-        self.null = nn.Parameter(torch.randn(hidden_size) * 0.02)
+        self.null_length = null_length
+        if projection == "linear":
+            self.proj = nn.Linear(text_dim, hidden_size)
+        else:
+            self.proj = nn.Sequential(
+                nn.Linear(text_dim, hidden_size, bias=False), nn.GELU(approximate="tanh"),
+                nn.Linear(hidden_size, hidden_size, bias=False),
+            )
+        if null_length is None:
+            self.null = nn.Parameter(torch.randn(hidden_size) * 0.02)
+        else:
+            self.null_states = nn.Parameter(torch.randn(null_length, text_dim) / text_dim**0.5)
 
     def forward(self, text_states: torch.Tensor, text_mask: torch.Tensor | None = None,
                 drop: torch.Tensor | None = None) -> Prefix:
@@ -90,14 +132,28 @@ class TextConditioner(nn.Module):
         if not text_mask.any(1).all():
             raise ValueError("every text_mask row needs at least one real token (got an empty prompt)")
         drop = _drop_mask(drop, batch, text_states.device)
+        if self.null_length is not None:
+            return self._fixed_null_prefix(text_states, text_mask, drop)
         embeds = self.proj(text_states)
         null_mask = torch.zeros_like(text_mask)
         null_mask[:, 0] = True
         mask = torch.where(drop[:, None], null_mask, text_mask)
         embeds = torch.where(drop[:, None, None], self.null.expand_as(embeds), embeds)
         embeds, valid = left_align(embeds, mask)
-        pooled = (embeds * valid[..., None]).sum(1) / valid.sum(1, keepdim=True)
-        return Prefix(embeds, valid, pooled)
+        return _pooled_prefix(embeds, valid)
+
+    def _fixed_null_prefix(self, text_states: torch.Tensor, text_mask: torch.Tensor,
+                           drop: torch.Tensor) -> Prefix:
+        states, mask = pad_text(text_states, text_mask, self.null_length)
+        states, valid = left_align(states, mask)
+        null = self.null_states.to(states.dtype).expand_as(states)
+        states = torch.where(drop[:, None, None], null, states)
+        return _pooled_prefix(self.proj(states), valid)
+
+
+def _pooled_prefix(embeds: torch.Tensor, valid: torch.Tensor) -> Prefix:
+    pooled = (embeds * valid[..., None]).sum(1) / valid.sum(1, keepdim=True)
+    return Prefix(embeds, valid, pooled)
 
 
 class UnconditionalPrefix(nn.Module):

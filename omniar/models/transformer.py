@@ -121,7 +121,9 @@ class Transformer(ModelMixin, ConfigMixin):
     coordinates (all zero = identity rotation, used for condition tokens), and either an explicit
     boolean `attention_mask` (B, 1, T, T_keys) or token `ranks` (B, T) plus `valid` (B, T) from
     which the order's mask is derived (see `omniar.models.attention_mask`). With a `cache`, the
-    new tokens are appended to it and attend to everything visible there.
+    new tokens are appended to it and attend to everything visible there. `zero_rotation` (B, T)
+    marks tokens whose rotation is cos = sin = 0, i.e. whose queries and keys are zero (LlamaGen
+    gives its condition tokens that instead of the identity).
     """
 
     @register_to_config
@@ -205,6 +207,19 @@ class Transformer(ModelMixin, ConfigMixin):
                 f"(adaln_dim={self.config.adaln_dim})"
             )
 
+    def _rotation(self, position_ids: torch.Tensor, zero_rotation: torch.Tensor | None
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos and sin per token; tokens flagged in `zero_rotation` get zeros (null q and k)."""
+        cos, sin = self.rotary.angles(position_ids)
+        if zero_rotation is None:
+            return cos, sin
+        if tuple(zero_rotation.shape) != tuple(position_ids.shape[:2]):
+            raise ValueError(
+                f"zero_rotation must have shape {tuple(position_ids.shape[:2])}, got {tuple(zero_rotation.shape)}"
+            )
+        keep = (~zero_rotation.bool())[:, None, :, None].to(cos.dtype)
+        return cos * keep, sin * keep
+
     def forward(
         self,
         inputs_embeds: torch.Tensor,
@@ -215,6 +230,7 @@ class Transformer(ModelMixin, ConfigMixin):
         cache: StaticKVCache | None = None,
         adaln_cond: torch.Tensor | None = None,
         return_context: bool = False,
+        zero_rotation: torch.Tensor | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, BlockContext]:
         """Hidden states (B, T, hidden) after the final norm (and the `BlockContext` if asked)."""
         self._check(inputs_embeds, position_ids, ranks, valid, adaln_cond)
@@ -243,7 +259,7 @@ class Transformer(ModelMixin, ConfigMixin):
                 f"attention_mask must have shape (batch={batch}, 1 or heads, {length}, "
                 f"{key_ranks.shape[1]}), got {tuple(attention_mask.shape)}"
             )
-        context = BlockContext(self.rotary.angles(position_ids), attention_mask, cache,
+        context = BlockContext(self._rotation(position_ids, zero_rotation), attention_mask, cache,
                                slots if cache is not None else None, adaln_cond)
         hidden = self.norm(context.run(self.blocks, inputs_embeds))
         return (hidden, context) if return_context else hidden

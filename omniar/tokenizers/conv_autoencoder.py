@@ -3,7 +3,10 @@
 The encoder and decoder are diffusers' VAE ``Encoder``/``Decoder`` (ResNet blocks, GroupNorm,
 an optional self-attention block at the latent resolution), configured small: one down block per
 entry of ``block_out_channels``, every block but the last halving the resolution, so the
-downsampling factor is ``2 ** (len(block_out_channels) - 1)``.
+downsampling factor is ``2 ** (len(block_out_channels) - 1)``. With ``deepest_attention`` the
+deepest encoder and decoder blocks also put self-attention after every ResNet layer (diffusers'
+``AttnDownEncoderBlock2D`` / ``AttnUpDecoderBlock2D``), the layout of the VQGAN-style tokenizers
+of taming-transformers and LlamaGen.
 
 :class:`LatentQuantizer` gives the two quantisers of ``vector-quantize-pytorch`` one interface
 (quantised latent, integer codes, auxiliary loss; codes back to latent vectors):
@@ -58,12 +61,14 @@ def build_encoder(
     layers_per_block: int,
     norm_num_groups: int,
     mid_block_add_attention: bool,
+    deepest_attention: bool = False,
 ) -> Encoder:
     """A diffusers VAE encoder mapping (B, 3, H, W) images to (B, latent_channels, h, w)."""
+    deepest = "AttnDownEncoderBlock2D" if deepest_attention else "DownEncoderBlock2D"
     return Encoder(
         in_channels=3,
         out_channels=latent_channels,
-        down_block_types=("DownEncoderBlock2D",) * len(block_out_channels),
+        down_block_types=("DownEncoderBlock2D",) * (len(block_out_channels) - 1) + (deepest,),
         block_out_channels=tuple(block_out_channels),
         layers_per_block=layers_per_block,
         norm_num_groups=norm_num_groups,
@@ -78,12 +83,14 @@ def build_decoder(
     layers_per_block: int,
     norm_num_groups: int,
     mid_block_add_attention: bool,
+    deepest_attention: bool = False,
 ) -> Decoder:
     """A diffusers VAE decoder mapping (B, latent_channels, h, w) latents to (B, 3, H, W)."""
+    deepest = "AttnUpDecoderBlock2D" if deepest_attention else "UpDecoderBlock2D"
     return Decoder(
         in_channels=latent_channels,
         out_channels=3,
-        up_block_types=("UpDecoderBlock2D",) * len(block_out_channels),
+        up_block_types=(deepest,) + ("UpDecoderBlock2D",) * (len(block_out_channels) - 1),
         block_out_channels=tuple(block_out_channels),
         layers_per_block=layers_per_block,
         norm_num_groups=norm_num_groups,

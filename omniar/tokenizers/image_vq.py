@@ -64,6 +64,8 @@ class ImageVQTokenizer(ModelMixin, ConfigMixin):
         layers_per_block: ResNet layers per encoder block (the decoder uses one more).
         norm_num_groups: GroupNorm groups; must divide every channel count.
         mid_block_add_attention: self-attention at the latent resolution.
+        deepest_attention: self-attention after every ResNet layer of the deepest encoder and
+            decoder blocks too (LlamaGen's VQ-8/VQ-16 layout).
         latent_channels: channels of the continuous latent fed to the quantiser.
         quantizer: ``"fsq"`` (default) or ``"vq"`` (l2-normalised low-dimensional codebook).
         fsq_levels: FSQ levels; the vocabulary is their product (``[8, 5, 5, 5]`` = 1000).
@@ -85,12 +87,13 @@ class ImageVQTokenizer(ModelMixin, ConfigMixin):
         codebook_dim: int = 8,
         commitment_weight: float = 0.25,
         codebook_decay: float = 0.99,
+        deepest_attention: bool = False,
     ) -> None:
         super().__init__()
         check_autoencoder_config(downsample_factor, tuple(block_out_channels), norm_num_groups)
         parts = (latent_channels, tuple(block_out_channels), layers_per_block, norm_num_groups)
-        self.encoder = build_encoder(*parts, mid_block_add_attention)
-        self.decoder = build_decoder(*parts, mid_block_add_attention)
+        self.encoder = build_encoder(*parts, mid_block_add_attention, deepest_attention)
+        self.decoder = build_decoder(*parts, mid_block_add_attention, deepest_attention)
         self.latent_quantizer = LatentQuantizer(
             latent_channels,
             quantizer,
