@@ -23,14 +23,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def error_message(error: BaseException) -> str:
+    """One line describing an expected error: an OSError's reason and file (not "2", its
+    errno), a KeyError's key without repr quotes, any other error's text."""
+    if isinstance(error, OSError) and error.strerror:
+        files = [str(name) for name in (error.filename, error.filename2) if name is not None]
+        message = f"{error.strerror}: {' -> '.join(files)}" if files else error.strerror
+    elif isinstance(error, KeyError) and len(error.args) == 1:
+        message = str(error.args[0])
+    else:
+        message = str(error) or type(error).__name__
+    return " ".join(message.split())
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run `omniar ARGV`; expected errors (OmniarError and other ValueErrors, missing or
+    unwritable files, unknown keys) print `omniar COMMAND: error: MESSAGE` and return 2."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except (ValueError, FileNotFoundError, KeyError) as error:
-        message = error.args[0] if error.args else str(error)
-        print(f"omniar {args.command}: error: {message}", file=sys.stderr)
+    except (ValueError, OSError, KeyError) as error:
+        print(f"omniar {args.command}: error: {error_message(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("omniar: interrupted", file=sys.stderr)

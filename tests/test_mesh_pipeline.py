@@ -101,7 +101,7 @@ def test_grammar_needs_sequential_decoding(pipe):
     assert out.stats["grammar"] == "none"
     with pytest.raises(ValueError, match="sequential"):
         generate(pipe, decoding="jacobi", grammar="closed")
-    with pytest.raises(ValueError, match="grammar must be one of"):
+    with pytest.raises(ValueError, match="grammar='strict' is not valid"):
         generate(pipe, grammar="strict")
 
 

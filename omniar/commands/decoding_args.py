@@ -10,16 +10,16 @@ so a new decoder or option needs no change here beyond its help text.
 from __future__ import annotations
 
 import argparse
-import inspect
 from collections.abc import Sequence
 from typing import Any
 
+from omniar.errors import OmniarError
 from omniar.samplers.jacobi import INITS
-from omniar.samplers.registry import DECODERS, get_decoder
+from omniar.samplers.registry import DECODERS, SEQUENCE_DECODINGS
+from omniar.samplers.registry import decoder_options as all_decoder_options
 
 OPTIONS = ("window", "init")
-# Decoders for variable-length 1D sequences (zipar needs a fixed-size 2D raster grid).
-SEQUENCE_DECODINGS = ("sequential", "jacobi")
+__all__ = ["SEQUENCE_DECODINGS", "add_decoding_arguments", "decoding_options", "decoding_summary"]
 
 
 def non_negative_int(text: str) -> int:
@@ -55,15 +55,15 @@ def add_decoding_arguments(parser: argparse.ArgumentParser,
 
 
 def decoder_options(decoding: str) -> dict[str, Any]:
-    """The options `decoding` accepts (of `OPTIONS`), with the decoder's defaults."""
-    parameters = inspect.signature(get_decoder(decoding)).parameters
-    return {name: parameters[name].default for name in OPTIONS if name in parameters}
+    """The options `decoding` accepts on the command line (of `OPTIONS`), with their defaults."""
+    accepted = all_decoder_options(decoding)
+    return {name: accepted[name] for name in OPTIONS if name in accepted}
 
 
 def decoding_options(args: argparse.Namespace) -> dict[str, Any] | None:
     """The given `--window`/`--init` as `decoding_options` (None when none was given).
 
-    ValueError when an option does not apply to `--decoding` (e.g. `--init` with zipar, or any
+    OmniarError when an option does not apply to `--decoding` (e.g. `--init` with zipar, or any
     option with sequential), rather than silently ignoring it.
     """
     given = {name: getattr(args, name, None) for name in OPTIONS}
@@ -72,7 +72,7 @@ def decoding_options(args: argparse.Namespace) -> dict[str, Any] | None:
     for name in given:
         if name not in accepted:
             takes = f"takes {', '.join('--' + o for o in accepted)}" if accepted else "takes none"
-            raise ValueError(f"--{name} does not apply to --decoding {args.decoding} "
+            raise OmniarError(f"--{name} does not apply to --decoding {args.decoding} "
                              f"(it {takes})")
     return given or None
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from omniar.commands.generate_graph import default_device
+from omniar.commands.output_files import check_output_file, prepare_output_file
 
 DEFAULT_MODEL = "fsdd-digits"
 
@@ -66,12 +67,12 @@ def sampling_kwargs(args: argparse.Namespace) -> dict:
 
 
 def output_paths(out: Path, count: int) -> list[Path]:
-    """`out` for one clip, `stem_0.wav`, `stem_1.wav`, ... for several."""
-    if out.suffix.lower() != ".wav":
-        raise ValueError(f"--out: {out} must end in .wav")
+    """`out` for one clip, `stem_0.wav`, `stem_1.wav`, ... for several (each checked)."""
+    check_output_file("--out", out, (".wav",))
     if count == 1:
         return [out]
-    return [out.with_name(f"{out.stem}_{i}{out.suffix}") for i in range(count)]
+    paths = [out.with_name(f"{out.stem}_{i}{out.suffix}") for i in range(count)]
+    return [check_output_file("--out", path, (".wav",)) for path in paths]
 
 
 def register(subparsers) -> None:
@@ -83,7 +84,8 @@ def register(subparsers) -> None:
     )
     parser.add_argument("text", metavar="TEXT", help='a digit word or digit, e.g. "seven" or 7')
     parser.add_argument("--speaker", help="speaker name (default: a random one per clip)")
-    parser.add_argument("--num", type=int, default=1, help="number of clips (default 1)")
+    parser.add_argument("--num", type=int, default=1,
+                        help="number of clips (num_audios_per_prompt; default 1)")
     parser.add_argument(
         "--duration",
         type=float,
@@ -104,22 +106,17 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from omniar.data.audio_io import write_wav
 
-    if args.num < 1:
-        raise ValueError(f"--num must be >= 1, got {args.num}")
+    if args.out:
+        check_output_file("--out", args.out, (".wav",))
     pipe = load_audio_pipeline(args.model, args.device)
+    call = {"prompt": args.text, "speaker": args.speaker, "num_audios_per_prompt": args.num,
+            "duration_s": args.duration_s, "peak_db": args.peak_db, **sampling_kwargs(args)}
+    pipe.check_inputs(**call)
     name = pipe.class_names[pipe.class_ids(args.text, None)[0]]
     paths = output_paths(Path(args.out or f"{name}.wav"), args.num)
     generator = torch.Generator(pipe.transformer.device).manual_seed(args.seed)
-    out = pipe(
-        prompt=args.text,
-        speaker=args.speaker,
-        num_audios_per_prompt=args.num,
-        duration_s=args.duration_s,
-        peak_db=args.peak_db,
-        generator=generator,
-        **sampling_kwargs(args),
-    )
+    out = pipe(**call, generator=generator)
     for path, audio, (digit, speaker) in zip(paths, out.audios, out.labels):
-        write_wav(path, audio, out.sample_rate)
+        write_wav(prepare_output_file(path), audio, out.sample_rate)
         print(f"wrote {path} ({digit}, speaker {speaker}, {len(audio) / out.sample_rate:.2f} s)")
     return 0

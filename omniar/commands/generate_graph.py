@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 import torch
 
@@ -21,6 +20,7 @@ from omniar.commands.decoding_args import (
     decoding_options,
     decoding_summary,
 )
+from omniar.commands.output_files import check_output_file, prepare_output_file
 
 
 def default_device() -> str:
@@ -65,17 +65,21 @@ def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="torch device (default: cuda, mps or cpu)")
 
 
+def sampling_call(args: argparse.Namespace, num_graphs: int) -> dict:
+    """The pipeline arguments of the command line's sampling options (all but the generator)."""
+    return {
+        "num_graphs": num_graphs, "temperature": args.temperature, "top_k": args.top_k,
+        "top_p": args.top_p, "batch_size": args.batch_size, "preset": args.preset,
+        "decoding": args.decoding, "decoding_options": decoding_options(args),
+        "grammar_mask": False if args.no_grammar_mask else None,
+        "structure_constraint": args.structure_constraint,
+    }
+
+
 def sample_graphs(pipe, args: argparse.Namespace, num_graphs: int):
     """Run the pipeline with the command line's sampling options."""
-    device = pipe.transformer.device
-    generator = torch.Generator(device).manual_seed(args.seed)
-    return pipe(
-        num_graphs=num_graphs, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-        generator=generator, batch_size=args.batch_size, preset=args.preset,
-        decoding=args.decoding, decoding_options=decoding_options(args),
-        grammar_mask=False if args.no_grammar_mask else None,
-        structure_constraint=args.structure_constraint,
-    )
+    generator = torch.Generator(pipe.transformer.device).manual_seed(args.seed)
+    return pipe(**sampling_call(args, num_graphs), generator=generator)
 
 
 def register(subparsers) -> None:
@@ -84,8 +88,10 @@ def register(subparsers) -> None:
         description="Sample graphs from an embedded or saved GraphPipeline.",
     )
     add_sampling_arguments(parser)
-    parser.add_argument("--num", type=int, default=16, help="number of graphs (default 16)")
-    parser.add_argument("--out", help="write the graphs here as JSON lines (default: stdout)")
+    parser.add_argument("--num", type=int, default=16,
+                        help="number of graphs (num_graphs; default 16)")
+    parser.add_argument("--out", help="write the graphs here as JSON lines, FILE.jsonl "
+                        "(default: stdout)")
     parser.add_argument("--png", help="also draw the graphs into this PNG file")
     parser.set_defaults(run=run)
 
@@ -93,23 +99,21 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from omniar.data.graph_files import graph_to_record
 
-    if args.num < 1:
-        raise ValueError(f"--num must be >= 1, got {args.num}")
-    if args.png and not args.png.lower().endswith(".png"):
-        raise ValueError(f"--png must name a .png file, got {args.png!r}")
+    out_file = check_output_file("--out", args.out, (".jsonl",)) if args.out else None
+    png = check_output_file("--png", args.png, (".png",)) if args.png else None
     pipe = load_pipeline(args.model, args.device)
+    pipe.check_inputs(**sampling_call(args, args.num))
     pipe.set_progress_bar_config(disable=not sys.stderr.isatty())
     out = sample_graphs(pipe, args, args.num)
     lines = [json.dumps(graph_to_record(graph)) + "\n" for graph in out.graphs]
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text("".join(lines), encoding="utf-8")
+    if out_file is not None:
+        prepare_output_file(out_file).write_text("".join(lines), encoding="utf-8")
     else:
         sys.stdout.writelines(lines)
-    if args.png:
+    if png is not None:
         from omniar.eval.graph_draw import draw_graphs
 
-        draw_graphs(out.graphs, args.png, seed=args.seed)
+        draw_graphs(out.graphs, prepare_output_file(png), seed=args.seed)
     stats = out.stats
     print(
         f"generated {args.num} graphs ({stats['mean_nodes']:.1f} nodes, "

@@ -20,6 +20,7 @@ from omniar.commands.decoding_args import (
     decoding_options,
     decoding_summary,
 )
+from omniar.commands.output_files import check_output_file, prepare_output_file
 from omniar.pipelines.mesh import EXPORT_TYPES, MeshPipeline, MeshSampleReport, export_meshes
 from omniar.pipelines.mesh_grammar import GRAMMAR_LEVELS
 
@@ -89,7 +90,8 @@ def register(subparsers) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("class_name", metavar="CLASS", help="shape class, e.g. chair")
-    parser.add_argument("--num", type=int, default=1, help="number of meshes (default 1)")
+    parser.add_argument("--num", type=int, default=1,
+                        help="number of meshes (num_meshes; default 1)")
     parser.add_argument("--out", help=f"output file, one of .{', .'.join(EXPORT_TYPES)} "
                         "(default CLASS.glb)")
     parser.add_argument("--separate", action="store_true",
@@ -100,27 +102,31 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    out = Path(args.out or f"{args.class_name}.glb")
-    if out.suffix.lstrip(".").lower() not in EXPORT_TYPES:
-        raise ValueError(f"--out: {out} must end in one of .{', .'.join(EXPORT_TYPES)}")
+    suffixes = tuple(f".{kind}" for kind in EXPORT_TYPES)
+    out = check_output_file("--out", args.out or f"{args.class_name}.glb", suffixes)
+    png = check_output_file("--png", args.png, (".png",)) if args.png else None
     pipe = load_mesh_pipeline(args.model, args.device)
-    result = pipe(class_labels=[args.class_name], num_meshes=args.num,
-                  generator=torch.Generator(device=pipe.device).manual_seed(args.seed),
-                  **sampling_kwargs(args))
+    call = {"class_labels": [args.class_name], "num_meshes": args.num, **sampling_kwargs(args)}
+    pipe.check_inputs(**call)
+    numbered = [out.with_name(f"{out.stem}_{i}{out.suffix}") for i in range(args.num)]
+    if args.separate and args.num > 1:
+        for path in numbered:
+            check_output_file("--out", path, suffixes)
+    result = pipe(**call, generator=torch.Generator(device=pipe.device).manual_seed(args.seed))
     for index, report in enumerate(result.reports):
         print(f"{args.class_name} #{index}: {describe(report)}")
     print(decoding_summary(result.stats, args.decoding, decoding_options(args)))
     if args.separate and len(result.meshes) > 1:
-        written = [export_meshes(mesh, out.with_name(f"{out.stem}_{i}{out.suffix}"))
-                   for i, mesh in enumerate(result.meshes) if len(mesh.faces)]
+        written = [export_meshes(mesh, prepare_output_file(path))
+                   for mesh, path in zip(result.meshes, numbered) if len(mesh.faces)]
     else:
-        written = [export_meshes(result.meshes, out)]
+        written = [export_meshes(result.meshes, prepare_output_file(out))]
     for path in written:
         print(f"wrote {path}")
-    if args.png:
+    if png is not None:
         from omniar.eval.mesh_render import render_meshes
 
         titles = [f"{args.class_name} #{i}" for i in range(len(result.meshes))]
-        render_meshes(result.meshes, args.png, titles=titles)
-        print(f"wrote {args.png}")
+        render_meshes(result.meshes, prepare_output_file(png), titles=titles)
+        print(f"wrote {png}")
     return 0

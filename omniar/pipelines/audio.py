@@ -21,6 +21,7 @@ import torch
 
 from omniar.data.audio_io import check_peak_db, normalize_peak
 from omniar.data.fsdd import parse_speaker
+from omniar.errors import OmniarError, bad_value
 from omniar.models.ar_model import AutoregressiveModel
 from omniar.orders.delay_pattern import PATTERNS, DelayPatternOrder
 from omniar.pipelines.audio_tokens import (
@@ -31,8 +32,10 @@ from omniar.pipelines.audio_tokens import (
     clip_codes,
 )
 from omniar.pipelines.base import AutoregressivePipeline, GenerationOutput
+from omniar.pipelines.input_checks import check_choice
 from omniar.pipelines.labels import label_ids
 from omniar.samplers.condition import Condition
+from omniar.samplers.processors import is_real
 from omniar.tokenizers.audio_codec import AudioCodecTokenizer
 
 MAX_AUDIOS_PER_CALL = 4096
@@ -159,24 +162,27 @@ class AudioPipeline(AutoregressivePipeline):
         """Frames a clip may have at most: `duration_s` (default and limit: `max_duration_s`)."""
         limit = float(self.config.max_duration_s)
         duration = limit if duration_s is None else duration_s
-        if not isinstance(duration, (int, float)) or not 0 < duration <= limit + 1e-9:
-            raise ValueError(
-                f"duration_s must be in (0, {limit}] seconds (the longest clip this "
-                f"model was trained on), got {duration_s!r}"
+        if not is_real(duration) or not 0 < duration <= limit + 1e-9:
+            raise bad_value(
+                "duration_s", duration_s,
+                f"seconds in (0, {limit}] (the longest clip this model was trained on)",
             )
         return max(1, math.ceil(duration * self.codec.frame_rate - 1e-6))
 
     def class_ids(self, prompt: Any, class_labels: Any) -> list[int]:
         """Class ids for `prompt` (names, e.g. "seven" or "7") or `class_labels` (ids or names)."""
         if (prompt is None) == (class_labels is None):
-            raise ValueError(f"pass either prompt or class_labels (one of {self.class_names})")
+            raise OmniarError(f"pass either prompt or class_labels (one of {self.class_names})")
         given = prompt if prompt is not None else class_labels
         return label_ids(given, self.class_names, "digit")
 
     def speaker_ids(
-        self, speaker: Any, count: int, generator: torch.Generator | None
+        self, speaker: Any, count: int, generator: torch.Generator | list[torch.Generator] | None
     ) -> torch.Tensor:
-        """(count,) speaker ids: one name for all, one per prompt, or random ones for None."""
+        """(count,) speaker ids: one name for all, one per prompt, or random ones for None
+        (drawn with `generator`, or with each of a list of `count` generators)."""
+        if isinstance(generator, (list, tuple)) and speaker is None:
+            return torch.cat([self.speaker_ids(None, 1, one) for one in generator])
         if speaker is None:
             device = generator.device if generator is not None else "cpu"
             return torch.randint(
@@ -184,7 +190,7 @@ class AudioPipeline(AutoregressivePipeline):
             ).cpu()
         names = [speaker] if isinstance(speaker, str) else list(speaker)
         if len(names) not in (1, count):
-            raise ValueError(
+            raise OmniarError(
                 f"speaker: give one name or one per prompt ({count}), got {len(names)}"
             )
         ids = [self.speakers.index(parse_speaker(name, tuple(self.speakers))) for name in names]
@@ -195,6 +201,46 @@ class AudioPipeline(AutoregressivePipeline):
         vocab = self.vocabulary
         codes = order.codes_from_tokens(tokens.cpu(), vocab.pad_token_id, vocab.size)
         return [clip_codes(row, vocab) for row in codes]
+
+    def check_inputs(
+        self,
+        prompt: str | Sequence[str] | None = None,
+        class_labels: int | str | Sequence[int | str] | None = None,
+        speaker: str | Sequence[str] | None = None,
+        duration_s: float | None = None,
+        num_audios_per_prompt: int = 1,
+        decoding: str = "sequential",
+        guidance_scale: float | None = None,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+        batch_size: int = 32,
+        preset: str | None = None,
+        output_type: str = "np",
+        peak_db: float | None = None,
+        **ignored: Any,
+    ) -> None:
+        """Check the arguments of `__call__` (same names) without generating anything.
+
+        Called at the top of `__call__` and by `omniar generate audio` before any work; raises
+        an OmniarError naming the first bad argument and what it accepts.
+        """
+        check_choice("output_type", output_type, OUTPUT_TYPES)
+        if peak_db is not None:
+            check_peak_db(peak_db)
+        classes = self.class_ids(prompt, class_labels)
+        self.check_count(
+            "num_audios_per_prompt", num_audios_per_prompt, MAX_AUDIOS_PER_CALL // len(classes)
+        )
+        if speaker is not None:
+            self.speaker_ids(speaker, len(classes), None)
+        self.max_frames(duration_s)
+        self.check_sampling_inputs(
+            len(classes) * num_audios_per_prompt, generator, decoding, None, batch_size, preset,
+            decodings=("sequential",), guidance_scale=guidance_scale, temperature=temperature,
+            top_k=top_k, top_p=top_p,
+        )
 
     @torch.no_grad()
     def __call__(
@@ -234,18 +280,12 @@ class AudioPipeline(AutoregressivePipeline):
                 keeps the model's level, which follows the speaker's recordings (the FSDD
                 speakers' levels differ about 20x).
         """
-        if decoding != "sequential":
-            raise ValueError(
-                f"AudioPipeline decodes with decoding='sequential' only, got {decoding!r}"
-            )
-        if output_type not in OUTPUT_TYPES:
-            raise ValueError(f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}")
-        if peak_db is not None:
-            check_peak_db(peak_db)
-        classes = self.class_ids(prompt, class_labels)
-        self.check_count(
-            "num_audios_per_prompt", num_audios_per_prompt, MAX_AUDIOS_PER_CALL // len(classes)
+        self.check_inputs(
+            prompt, class_labels, speaker, duration_s, num_audios_per_prompt, decoding,
+            guidance_scale, temperature, top_k, top_p, generator, batch_size, preset, output_type,
+            peak_db,
         )
+        classes = self.class_ids(prompt, class_labels)
         count = len(classes) * num_audios_per_prompt
         digits = torch.tensor(classes).repeat_interleave(num_audios_per_prompt)
         if speaker is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,14 +15,17 @@ import torch
 from diffusers import DiffusionPipeline
 from diffusers.utils import BaseOutput
 
+from omniar.errors import OmniarError, check_known_keys, did_you_mean
 from omniar.orders.base import Order
+from omniar.pipelines.input_checks import check_count, check_decoding, check_generator
 from omniar.samplers.condition import Condition
 from omniar.samplers.decode import DecodeStats, StopCondition
 from omniar.samplers.guidance import GuidanceSchedule
 from omniar.samplers.processors import SamplingConfig
-from omniar.samplers.registry import get_decoder
+from omniar.samplers.registry import DECODERS, get_decoder
 
 SAMPLING_KEYS = ("temperature", "top_k", "top_p", "min_p", "guidance_scale", "guidance_schedule")
+GUIDANCE_EXTRAS = ("guidance_interval", "guidance_power")  # preset-only settings of a schedule
 DEFAULT_SAMPLING = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "min_p": 0.0, "guidance_scale": 1.0,
                     "guidance_schedule": "constant"}
 
@@ -96,27 +99,43 @@ class AutoregressivePipeline(DiffusionPipeline):
         return pipeline
 
     def resolve_sampling(self, preset: str | None = None, **explicit: Any) -> tuple[SamplingConfig, GuidanceSchedule, dict]:
+        """The sampling settings of a call: `preset`'s (else "default"'s), overridden by the
+        arguments given (not None). An OmniarError names any unknown preset or bad value."""
         presets = dict(getattr(self.config, "sampling_presets", None) or {})
         name = preset or "default"
         if preset is not None and preset not in presets:
-            raise ValueError(f"unknown sampling preset {preset!r}; this model has {sorted(presets) or 'none'}")
+            raise OmniarError(f"preset={preset!r} is not valid{did_you_mean(preset, presets)}; "
+                              f"this model has {sorted(presets) or 'no presets'}")
         settings = {**DEFAULT_SAMPLING, **presets.get(name, {})}
         settings.update({key: value for key, value in explicit.items() if value is not None})
-        unknown = sorted(set(settings) - set(SAMPLING_KEYS) - {"guidance_interval", "guidance_power"})
-        if unknown:
-            raise ValueError(f"unknown sampling setting(s) {unknown}; expected some of {SAMPLING_KEYS}")
+        check_known_keys("sampling settings", settings, (*SAMPLING_KEYS, *GUIDANCE_EXTRAS))
         sampling = SamplingConfig(settings["temperature"], settings["top_k"], settings["top_p"], settings["min_p"])
         guidance = GuidanceSchedule(
-            float(settings["guidance_scale"]), settings["guidance_schedule"],
-            tuple(settings.get("guidance_interval", (0.0, 1.0))), float(settings.get("guidance_power", 2.75)),
+            settings["guidance_scale"], settings["guidance_schedule"],
+            settings.get("guidance_interval", (0.0, 1.0)), settings.get("guidance_power", 2.75),
         )
         return sampling, guidance, settings
 
-    @staticmethod
-    def check_count(name: str, value: int, maximum: int | None = None) -> None:
-        if not isinstance(value, int) or value < 1 or (maximum is not None and value > maximum):
-            limit = f" and <= {maximum}" if maximum is not None else ""
-            raise ValueError(f"{name} must be an integer >= 1{limit}, got {value!r}")
+    check_count = staticmethod(check_count)
+
+    def check_sampling_inputs(
+        self,
+        num_samples: int,
+        generator: Any = None,
+        decoding: str = "sequential",
+        decoding_options: dict[str, Any] | None = None,
+        batch_size: int = 16,
+        preset: str | None = None,
+        decodings: Sequence[str] = tuple(DECODERS),
+        **sampling: Any,
+    ) -> None:
+        """Check what every pipeline call shares, before any work: the sampling settings (with
+        the preset), `decoding` (one of `decodings`) and its options, the micro-batch size and
+        `generator` (one, or one per sample of the `num_samples`)."""
+        self.resolve_sampling(preset, **sampling)
+        check_decoding(decoding, decoding_options, decodings)
+        check_count("batch_size", batch_size)
+        check_generator(generator, num_samples)
 
     def generate_tokens(
         self,
@@ -136,13 +155,18 @@ class AutoregressivePipeline(DiffusionPipeline):
     ) -> tuple[torch.Tensor, DecodeStats]:
         """Decode `condition.batch_size` samples in micro-batches of `batch_size`.
 
+        `generator` is one generator for all samples, or a list of one per sample: then each
+        sample is decoded on its own with its generator, so it does not depend on the others.
         `stop_tokens` = (eos, pad) for variable-length sequences; `make_stop(batch, device)`
         builds another `StopCondition` per micro-batch instead. `callback_on_step_end(pipe,
         step, num_steps, {"tokens": tokens})` is called after every decoding step.
         """
         decode = get_decoder(decoding)
-        self.check_count("batch_size", batch_size)
-        chunks = [slice(i, i + batch_size) for i in range(0, condition.batch_size, batch_size)]
+        check_count("batch_size", batch_size)
+        check_generator(generator, condition.batch_size)
+        per_sample = isinstance(generator, (list, tuple))
+        size = 1 if per_sample else batch_size
+        chunks = [slice(i, i + size) for i in range(0, condition.batch_size, size)]
         results, parts = [], []
         with self.progress_bar(total=len(chunks) * order.num_steps) as progress:
             def on_step(step: int, num_steps: int, tokens: torch.Tensor) -> None:
@@ -158,7 +182,8 @@ class AutoregressivePipeline(DiffusionPipeline):
                 elif stop_tokens is not None:
                     stop = StopCondition(part.batch_size, stop_tokens[0], stop_tokens[1], model.device)
                 tokens, stats = decode(
-                    model, order, part, sampling, guidance, generator=generator, context=context,
+                    model, order, part, sampling, guidance,
+                    generator=generator[chunk.start] if per_sample else generator, context=context,
                     on_step=on_step, stop=stop, **(decoding_options or {}),
                 )
                 results.append(tokens)

@@ -32,12 +32,15 @@ import torch
 
 from omniar.data.graph_benchmarks import BENCHMARK_FAMILIES
 from omniar.data.graph_files import graph_to_record
+from omniar.errors import OmniarError, bad_value
 from omniar.models.ar_model import AutoregressiveModel
 from omniar.orders.raster import RasterOrder
 from omniar.pipelines.base import AutoregressivePipeline, GenerationOutput
 from omniar.pipelines.graph_constraints import CONSTRAINED_FAMILIES, make_edge_constraint
+from omniar.pipelines.input_checks import MAX_SAMPLES_PER_CALL, check_choice
 from omniar.pipelines.logits_mask import MaskedLogitsModel
 from omniar.samplers.condition import Condition
+from omniar.samplers.registry import SEQUENCE_DECODINGS
 from omniar.tokenizers.graph import (
     TOKEN_KIND_EDGE_TYPE,
     TOKEN_KIND_INDEX,
@@ -252,6 +255,44 @@ class GraphPipeline(AutoregressivePipeline):
     def order(self) -> RasterOrder:
         return RasterOrder(self.tokenizer.max_sequence_length)
 
+    def check_inputs(
+        self,
+        num_graphs: int = 1,
+        decoding: str = "sequential",
+        decoding_options: dict[str, Any] | None = None,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+        batch_size: int = 16,
+        preset: str | None = None,
+        output_type: str = "networkx",
+        grammar_mask: bool | None = None,
+        structure_constraint: bool = False,
+        **ignored: Any,
+    ) -> None:
+        """Check the arguments of `__call__` (same names) without generating anything.
+
+        Called at the top of `__call__` and by `omniar generate graph` before any work; raises
+        an OmniarError naming the first bad argument and what it accepts.
+        """
+        self.check_count("num_graphs", num_graphs, MAX_SAMPLES_PER_CALL)
+        check_choice("output_type", output_type, OUTPUT_TYPES)
+        self.check_sampling_inputs(
+            num_graphs, generator, decoding, decoding_options, batch_size, preset,
+            decodings=SEQUENCE_DECODINGS, temperature=temperature, top_k=top_k, top_p=top_p,
+        )
+        if grammar_mask is None:
+            grammar_mask = decoding == "sequential"
+        if not isinstance(grammar_mask, bool):
+            raise bad_value("grammar_mask", grammar_mask, "True, False or None")
+        if grammar_mask and decoding != "sequential":
+            raise OmniarError(
+                f"grammar_mask=True needs decoding='sequential' (got decoding={decoding!r}); "
+                "pass grammar_mask=False to decode in parallel without the mask"
+            )
+        self._structure(structure_constraint, grammar_mask)
+
     @torch.no_grad()
     def __call__(
         self,
@@ -261,7 +302,7 @@ class GraphPipeline(AutoregressivePipeline):
         temperature: float | None = None,
         top_k: int | None = None,
         top_p: float | None = None,
-        generator: torch.Generator | None = None,
+        generator: torch.Generator | list[torch.Generator] | None = None,
         batch_size: int = 16,
         preset: str | None = None,
         callback_on_step_end: Callable | None = None,
@@ -293,21 +334,11 @@ class GraphPipeline(AutoregressivePipeline):
                 (`omniar.pipelines.graph_constraints`). It changes the samples: figures measured
                 with it describe model and sampler together. Needs the grammar mask.
         """
-        self.check_count("num_graphs", num_graphs)
-        self.check_count("batch_size", batch_size)
-        if output_type not in OUTPUT_TYPES:
-            raise ValueError(f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}")
+        self.check_inputs(num_graphs, decoding, decoding_options, temperature, top_k, top_p,
+                          generator, batch_size, preset, output_type, grammar_mask,
+                          structure_constraint)
         if grammar_mask is None:
             grammar_mask = decoding == "sequential"
-        if not isinstance(grammar_mask, bool):
-            raise ValueError(  # noqa: TRY004 - bad input is a ValueError (project convention)
-                f"grammar_mask must be True, False or None, got {grammar_mask!r}"
-            )
-        if grammar_mask and decoding != "sequential":
-            raise ValueError(
-                f"grammar_mask=True needs decoding='sequential' (got decoding={decoding!r}); "
-                "pass grammar_mask=False to decode in parallel without the mask"
-            )
         structure = self._structure(structure_constraint, grammar_mask)
         sampling, guidance, settings = self.resolve_sampling(
             preset, temperature=temperature, top_k=top_k, top_p=top_p
@@ -344,19 +375,17 @@ class GraphPipeline(AutoregressivePipeline):
     def _structure(self, structure_constraint: bool, grammar_mask: bool) -> str | None:
         """The family to constrain samples to, or None; errors name what is missing."""
         if not isinstance(structure_constraint, bool):
-            raise ValueError(  # noqa: TRY004 - bad input is a ValueError (project convention)
-                f"structure_constraint must be True or False, got {structure_constraint!r}"
-            )
+            raise bad_value("structure_constraint", structure_constraint, "True or False")
         if not structure_constraint:
             return None
         family = self.config.family
         if family not in CONSTRAINED_FAMILIES:
-            raise ValueError(
+            raise OmniarError(
                 f"structure_constraint=True needs a pipeline family in {CONSTRAINED_FAMILIES}, "
                 f"this pipeline's family is {family!r}"
             )
         if not grammar_mask:
-            raise ValueError(
+            raise OmniarError(
                 "structure_constraint=True works through the grammar mask: use sequential "
                 "decoding with grammar_mask left on"
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from omniar.errors import OmniarError, bad_value, did_you_mean
 from omniar.orders.base import Order
 from omniar.orders.neighbor import NeighborOrder
 from omniar.orders.next_scale import NextScaleOrder
@@ -43,7 +44,9 @@ IMAGE_ORDERS: dict[str, ImageOrderBuilder] = {
 def build_image_order(name: str, tokenizer: Any, image_size: int, supported: list[str]) -> Order:
     """The order `name` over the tokenizer's token layout, if this model was trained for it."""
     if name not in supported:
-        raise ValueError(f"this model generates with order(s) {supported}; got order={name!r}")
+        hint = did_you_mean(name, supported) if isinstance(name, str) else ""
+        raise OmniarError(f"order={name!r} is not valid{hint}; this model generates with "
+                          f"order(s) {supported}")
     if name not in IMAGE_ORDERS:
-        raise ValueError(f"unknown order {name!r}; expected one of {sorted(IMAGE_ORDERS)}")
+        raise bad_value("order", name, f"one of {sorted(IMAGE_ORDERS)}")
     return IMAGE_ORDERS[name](tokenizer, image_size)

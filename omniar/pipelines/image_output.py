@@ -6,12 +6,14 @@ import numpy as np
 import torch
 from PIL import Image
 
+from omniar.pipelines.input_checks import check_choice
+
 OUTPUT_TYPES = ("pil", "np", "pt", "tokens")
 
 
 def check_output_type(output_type: str) -> None:
-    if output_type not in OUTPUT_TYPES:
-        raise ValueError(f"output_type must be one of {OUTPUT_TYPES}, got {output_type!r}")
+    """An OmniarError unless `output_type` is one of `OUTPUT_TYPES`."""
+    check_choice("output_type", output_type, OUTPUT_TYPES)
 
 
 def convert_images(images: torch.Tensor, output_type: str):

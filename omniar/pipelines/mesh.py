@@ -35,6 +35,7 @@ import numpy as np
 import torch
 import trimesh
 
+from omniar.errors import OmniarError, bad_value
 from omniar.models.ar_model import AutoregressiveModel
 from omniar.orders.raster import RasterOrder
 from omniar.pipelines.base import AutoregressivePipeline, GenerationOutput
@@ -43,6 +44,7 @@ from omniar.pipelines.logits_mask import MaskedLogitsModel
 from omniar.pipelines.mesh_grammar import GRAMMAR_LEVELS, MeshGrammar
 from omniar.pipelines.mesh_repair import MeshRepairReport, repair_mesh
 from omniar.samplers.condition import Condition
+from omniar.samplers.registry import SEQUENCE_DECODINGS
 from omniar.tokenizers.mesh import MeshDecodeReport, MeshTokenizer
 from omniar.tokenizers.mesh_checks import mesh_validity
 
@@ -203,14 +205,44 @@ class MeshPipeline(AutoregressivePipeline):
         if grammar is None:
             grammar = "manifold" if decoding == "sequential" else "none"
         if grammar not in GRAMMAR_LEVELS:
-            raise ValueError(f"grammar must be one of {GRAMMAR_LEVELS} or None, got {grammar!r}")
+            raise bad_value("grammar", grammar, f"one of {list(GRAMMAR_LEVELS)} or None")
         if grammar == "none":
             return grammar, self.transformer
         if decoding != "sequential":
-            raise ValueError(f"grammar={grammar!r} needs decoding='sequential' (got "
-                             f"decoding={decoding!r}); pass grammar='none' to decode in parallel")
+            raise OmniarError(f"grammar={grammar!r} needs decoding='sequential' (got "
+                              f"decoding={decoding!r}); pass grammar='none' to decode in parallel")
         make = partial(MeshGrammar, self.tokenizer, level=grammar)
         return grammar, MaskedLogitsModel(self.transformer, make)
+
+    def check_inputs(
+        self,
+        class_labels: str | int | Sequence[str | int],
+        num_meshes: int = 1,
+        decoding: str = "sequential",
+        decoding_options: dict[str, Any] | None = None,
+        guidance_scale: float | None = None,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+        batch_size: int = 16,
+        preset: str | None = None,
+        grammar: str | None = None,
+        **ignored: Any,
+    ) -> None:
+        """Check the arguments of `__call__` (same names) without generating anything.
+
+        Called at the top of `__call__` and by `omniar generate mesh` before any work; raises
+        an OmniarError naming the first bad argument and what it accepts.
+        """
+        ids = self.class_ids(class_labels)
+        self.check_count("num_meshes", num_meshes, MAX_MESHES_PER_CALL // len(ids))
+        self.check_sampling_inputs(
+            len(ids) * num_meshes, generator, decoding, decoding_options, batch_size, preset,
+            decodings=SEQUENCE_DECODINGS, guidance_scale=guidance_scale, temperature=temperature,
+            top_k=top_k, top_p=top_p,
+        )
+        self._grammar_model(grammar, decoding)
 
     @torch.no_grad()
     def __call__(
@@ -223,7 +255,7 @@ class MeshPipeline(AutoregressivePipeline):
         temperature: float | None = None,
         top_k: int | None = None,
         top_p: float | None = None,
-        generator: torch.Generator | None = None,
+        generator: torch.Generator | list[torch.Generator] | None = None,
         batch_size: int = 16,
         preset: str | None = None,
         callback_on_step_end: Callable | None = None,
@@ -239,8 +271,9 @@ class MeshPipeline(AutoregressivePipeline):
         multi-token passes the mask does not follow. ``repair``: post-process each mesh.
         ``decoding_options``: the parallel decoder's options (e.g. jacobi's window and init).
         """
+        self.check_inputs(class_labels, num_meshes, decoding, decoding_options, guidance_scale,
+                          temperature, top_k, top_p, generator, batch_size, preset, grammar)
         ids = self.class_ids(class_labels)
-        self.check_count("num_meshes", num_meshes, MAX_MESHES_PER_CALL // len(ids))
         sampling, guidance, settings = self.resolve_sampling(
             preset, guidance_scale=guidance_scale, temperature=temperature, top_k=top_k,
             top_p=top_p,

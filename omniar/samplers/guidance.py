@@ -19,6 +19,9 @@ from dataclasses import dataclass
 
 import torch
 
+from omniar.errors import OmniarError, bad_value, did_you_mean
+from omniar.samplers.processors import is_real
+
 SCHEDULES = ("constant", "interval", "linear", "power_cosine")
 
 
@@ -33,14 +36,18 @@ class GuidanceSchedule:
 
     def __post_init__(self) -> None:
         if self.schedule not in SCHEDULES:
-            raise ValueError(f"guidance_schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        if not isinstance(self.scale, (int, float)) or self.scale < 0:
-            raise ValueError(f"guidance_scale must be >= 0, got {self.scale!r}")
-        start, end = self.interval
-        if not 0.0 <= start <= end <= 1.0:
-            raise ValueError(f"guidance interval must satisfy 0 <= start <= end <= 1, got {self.interval}")
-        if self.power <= 0:
-            raise ValueError(f"guidance power must be > 0, got {self.power}")
+            hint = did_you_mean(self.schedule, SCHEDULES) if isinstance(self.schedule, str) else ""
+            raise OmniarError(f"guidance_schedule={self.schedule!r} is not valid{hint}; "
+                              f"expected one of {list(SCHEDULES)}")
+        if not is_real(self.scale) or not 0 <= self.scale < math.inf:
+            raise bad_value("guidance_scale", self.scale, "a finite number >= 0 (1 = no guidance)")
+        interval = tuple(self.interval) if isinstance(self.interval, (list, tuple)) else ()
+        if len(interval) != 2 or not all(is_real(x) for x in interval) \
+                or not 0.0 <= interval[0] <= interval[1] <= 1.0:
+            raise bad_value("guidance_interval", self.interval,
+                            "(start, end) with 0 <= start <= end <= 1")
+        if not is_real(self.power) or not 0 < self.power < math.inf:
+            raise bad_value("guidance_power", self.power, "a finite number > 0")
 
     @property
     def enabled(self) -> bool:

@@ -7,9 +7,19 @@ meaning off. All functions work on the last dimension of logits of any leading s
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
+from typing import Any
 
 import torch
+
+from omniar.errors import bad_value
+
+
+def is_real(value: Any) -> bool:
+    """Whether `value` is a real number (NaN included; bools are not numbers here)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -22,14 +32,14 @@ class SamplingConfig:
     min_p: float = 0.0
 
     def __post_init__(self) -> None:
-        if not isinstance(self.temperature, (int, float)) or self.temperature < 0:
-            raise ValueError(f"temperature must be >= 0 (0 = greedy), got {self.temperature!r}")
-        if not isinstance(self.top_k, int) or self.top_k < 0:
-            raise ValueError(f"top_k must be an integer >= 0 (0 = off), got {self.top_k!r}")
-        if not 0.0 < self.top_p <= 1.0:
-            raise ValueError(f"top_p must be in (0, 1] (1 = off), got {self.top_p!r}")
-        if not 0.0 <= self.min_p < 1.0:
-            raise ValueError(f"min_p must be in [0, 1) (0 = off), got {self.min_p!r}")
+        if not is_real(self.temperature) or not 0 <= self.temperature < math.inf:
+            raise bad_value("temperature", self.temperature, "a finite number >= 0 (0 = greedy)")
+        if not isinstance(self.top_k, numbers.Integral) or isinstance(self.top_k, bool) or self.top_k < 0:
+            raise bad_value("top_k", self.top_k, "an integer >= 0 (0 = off)")
+        if not is_real(self.top_p) or not 0.0 < self.top_p <= 1.0:
+            raise bad_value("top_p", self.top_p, "a number in (0, 1] (1 = off)")
+        if not is_real(self.min_p) or not 0.0 <= self.min_p < 1.0:
+            raise bad_value("min_p", self.min_p, "a number in [0, 1) (0 = off)")
 
     @property
     def greedy(self) -> bool:
