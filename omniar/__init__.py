@@ -8,22 +8,16 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from omniar.modalities import component_classes, pipeline_modules
+
 __version__ = "0.1.0"
 
+# Pipelines, tokenizers and shared components come from the modality registry.
 _EXPORTS = {
     "load": "omniar.loading",
-    "ImagePipeline": "omniar.pipelines.image",
-    "GraphPipeline": "omniar.pipelines.graph",
-    "MeshPipeline": "omniar.pipelines.mesh",
-    "AudioPipeline": "omniar.pipelines.audio",
-    "AutoregressiveModel": "omniar.models.ar_model",
+    **pipeline_modules(),
+    **component_classes(),
     "Transformer": "omniar.models.transformer",
-    "CaptionEncoder": "omniar.models.caption_encoder",
-    "ImageVQTokenizer": "omniar.tokenizers.image_vq",
-    "MultiScaleVQTokenizer": "omniar.tokenizers.multiscale_vq",
-    "AudioCodecTokenizer": "omniar.tokenizers.audio_codec",
-    "MeshTokenizer": "omniar.tokenizers.mesh",
-    "GraphTokenizer": "omniar.tokenizers.graph",
     "RasterOrder": "omniar.orders.raster",
     "SamplingConfig": "omniar.samplers.processors",
     "GuidanceSchedule": "omniar.samplers.guidance",
