@@ -16,6 +16,7 @@ from diffusers import DiffusionPipeline
 from diffusers.utils import BaseOutput
 
 from omniar.errors import OmniarError, check_known_keys, did_you_mean
+from omniar.modalities import component_modules
 from omniar.orders.base import Order
 from omniar.pipelines.input_checks import check_count, check_decoding, check_generator
 from omniar.samplers.condition import Condition
@@ -52,15 +53,7 @@ def merge_stats(parts: list[DecodeStats]) -> DecodeStats:
     return total
 
 
-COMPONENT_MODULES = (
-    "omniar.models.ar_model",
-    "omniar.models.caption_encoder",
-    "omniar.tokenizers.image_vq",
-    "omniar.tokenizers.multiscale_vq",
-    "omniar.tokenizers.audio_codec",
-    "omniar.tokenizers.mesh",
-    "omniar.tokenizers.graph",
-)
+COMPONENT_MODULES = component_modules()
 
 
 def import_component_modules(folder: str | os.PathLike) -> None:
