@@ -244,7 +244,8 @@ def test_second_stage_recipe_starts_from_the_first_stage_codec(
 
 
 def test_evaluate_codec_report(fsdd_root: Path, tmp_path: Path) -> None:
-    from omniar.eval.digit_classifier import DigitClassifier, evaluate_codec
+    from omniar.eval.codec_eval import TEST_GROUP, TRAIN_GROUP, evaluate_codec
+    from omniar.eval.digit_classifier import DigitClassifier
 
     torch.manual_seed(0)
     AudioCodecTokenizer(num_quantizers=2, **TINY).save_pretrained(tmp_path / "codec")
@@ -253,17 +254,55 @@ def test_evaluate_codec_report(fsdd_root: Path, tmp_path: Path) -> None:
         tmp_path / "codec",
         fsdd_root,
         tmp_path / "classifier",
-        max_clips=6,
+        limit=12,
         output_path=tmp_path / "report.json",
     )
-    assert json.loads((tmp_path / "report.json").read_text())["num_test_clips"] == 6
-    assert report["num_test_clips"] == 6 and report["frame_rate"] == 200.0
-    assert 0.0 <= report["original_accuracy"] <= 1.0
-    assert set(report["per_num_quantizers"]) == {1, 2}
-    row = report["per_num_quantizers"][2]
-    assert row["bitrate_bps"] == 200.0 * 2 * 4
-    assert {"mel_distance", "si_snr_db", "accuracy", "relative_accuracy"} <= set(row)
-    assert report["speed"]["rtf"] > 0
+    written = json.loads((tmp_path / "report.json").read_text())
+    assert set(written) == {"model", "data", "n", "groups", "skipped", "settings", "details"}
+    assert written["n"] == report["n"] == 12 and report["settings"]["frame_rate"] == 200.0
+    groups = report["groups"]
+    assert groups["all"]["n"] == 12 and 0.0 <= groups["all"]["original_accuracy"] <= 1.0
+    # All takes by default: the evenly spaced subset reaches both take splits and every speaker.
+    assert groups[TEST_GROUP]["n"] > 0 and groups[TRAIN_GROUP]["n"] > 0
+    assert groups[TEST_GROUP]["n"] + groups[TRAIN_GROUP]["n"] == 12
+    speakers = [name for name in groups if name.startswith("speaker ")]
+    assert len(speakers) == 5 and sum(groups[name]["n"] for name in speakers) == 12
+    per_count = report["details"]["per_num_quantizers"]
+    assert set(per_count) == {1, 2} and report["settings"]["group_num_quantizers"] == 2
+    assert per_count[2]["bitrate_bps"] == 200.0 * 2 * 4
+    assert {"mel_distance", "si_snr_db", "accuracy", "relative_accuracy"} <= set(per_count[2])
+    assert per_count[2]["accuracy"] == pytest.approx(groups["all"]["accuracy"])
+    assert report["details"]["speed"]["rtf"] > 0
+
+
+def test_fsdd_selection_covers_every_take(fsdd_root: Path) -> None:
+    from omniar.data.fsdd import list_recordings
+    from omniar.eval.codec_eval import evenly_spaced
+
+    every = list_recordings(fsdd_root, "all")
+    assert {r.take for r in every} == set(range(50)) and len(every) == 2500
+    assert {r.take for r in list_recordings(fsdd_root, "test")} == set(range(5))
+    assert evenly_spaced(10, None) == list(range(10)) and evenly_spaced(10, 3) == [0, 4, 9]
+
+
+def test_eval_audio_codec_cli_scores_all_takes_by_default(
+    fsdd_root: Path, tmp_path: Path, capsys
+) -> None:
+    from omniar.cli import main
+    from omniar.eval.digit_classifier import DigitClassifier
+
+    AudioCodecTokenizer(num_quantizers=2, **TINY).save_pretrained(tmp_path / "codec")
+    out = tmp_path / "codec.json"
+    args = ["eval", "audio-codec", str(tmp_path / "codec"), "--data", str(fsdd_root),
+            "--limit", "6", "--classifier", str(tmp_path / "none"), "--out-json", str(out)]
+    assert main(args) == 2
+    assert "--classifier" in capsys.readouterr().err
+    DigitClassifier(channels=(4, 8)).save_pretrained(tmp_path / "classifier")
+    args[args.index("--classifier") + 1] = str(tmp_path / "classifier")
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "takes 0-4 (test)" in printed and "(all takes)" in printed and f"wrote {out}" in printed
+    assert json.loads(out.read_text())["settings"]["split"] == "all"
 
 
 @pytest.mark.parametrize("recipe_name", ["fsdd_codec", "fsdd_digit_classifier"])

@@ -215,11 +215,12 @@ def test_evaluate_tokenizer_reports_and_writes_json(tmp_path):
     output = tmp_path / "eval.json"
     results = evaluate_tokenizer(model_dir, data_dir, batch_size=2, output_path=output)
     assert json.loads(output.read_text()) == results
-    assert results["num_images"] == 3 and results["tokens_per_image"] == 21
-    assert 0 < results["codebook_usage_percent"] <= 100 and results["images_per_second"] > 0
-    assert len(results["psnr_by_scale"]) == 3
-    assert results["psnr_by_scale"][-1] == pytest.approx(results["psnr"])
-    assert -1 <= results["ssim"] <= 1
+    overall = results["groups"]["all"]
+    assert results["n"] == overall["n"] == 3 and overall["tokens_per_image"] == 21
+    assert 0 < overall["codebook_usage_percent"] <= 100 and overall["images_per_second"] > 0
+    assert len(overall["psnr_by_scale"]) == 3
+    assert overall["psnr_by_scale"][-1] == pytest.approx(overall["psnr"])
+    assert -1 <= overall["ssim"] <= 1
     with pytest.raises(ValueError, match="model_dir"):
         evaluate_tokenizer(data_dir, data_dir)
 

@@ -1,17 +1,19 @@
-"""`omniar eval audio-codec [CODEC] --data DIR [--classifier DIR] [--out-json F] [--out-md F]`.
+"""`omniar eval audio-codec [CODEC] --data DIR [--classifier DIR] [--split S] [--limit N] [--out-json F] [--out-md F]`.
 
-Encodes and decodes the FSDD test takes (0-4) with every prefix of the codec's codebooks and
-reports, per bitrate, the mean mel distance (dB) and SI-SNR (dB) of the reconstructions, the
-digit classifier's accuracy on them next to its accuracy on the originals (the issue's target:
->= 95% of it at the default bitrate), and the encode / decode real-time factor on this machine
-(`omniar.eval.digit_classifier.evaluate_codec`). CODEC is an embedded name (default fsdd-codec)
-or a saved codec folder.
+Encodes and decodes the FSDD recordings (every take by default; `--split test` for takes 0-4,
+`--split train` for takes 5-49, `--limit N` for an evenly spaced subset) with every prefix of the
+codec's codebooks and reports the mean mel distance (dB) and SI-SNR (dB) of the reconstructions
+and the digit classifier's accuracy on them next to its accuracy on the originals (the issue's
+target: >= 95% of it at the default bitrate): per group (each speaker, and the held-out takes
+0-4 against the training takes 5-49) at the highest bitrate, and per bitrate over all clips;
+plus the encode / decode real-time factor on this machine (`omniar.eval.codec_eval`). CODEC is
+an embedded name (default fsdd-codec) or a saved codec folder.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from pathlib import Path
 
 DEFAULT_CODEC = "fsdd-codec"
@@ -23,14 +25,9 @@ DEFAULT_DATA = (
 
 def resolve_folder(name_or_path: str, what: str) -> Path:
     """A saved model folder given as a path or an embedded name (`omniar list`)."""
-    from omniar.assets import asset_path
+    from omniar.eval.model_folder import model_folder
 
-    path = Path(name_or_path)
-    if path.is_dir():
-        return path
-    if "/" in name_or_path or path.suffix:
-        raise ValueError(f"{what}: {name_or_path} is not a folder")
-    return asset_path(name_or_path)
+    return model_folder(name_or_path, what)
 
 
 def default_classifier(given: str | None) -> Path | None:
@@ -54,15 +51,19 @@ def write_text(path: str | None, text: str) -> None:
         Path(path).write_text(text, encoding="utf-8")
 
 
+SPLIT_TAKES = {"all": "all takes", "test": "takes 0-4", "train": "takes 5-49"}
+
+
 def codec_table(report: dict) -> str:
-    """The per-bitrate figures of `evaluate_codec` as a markdown table with notes."""
-    scored = "original_accuracy" in report
+    """The per-bitrate figures of `evaluate_codec` (over all clips) as a markdown table with notes."""
+    settings, details = report["settings"], report["details"]
+    scored = "classifier" in settings
     lines = [
         "| codebooks | kbit/s | mel distance (dB) | SI-SNR (dB) |"
         + (" digit accuracy | vs. originals |" if scored else ""),
         "|---|---|---|---|" + ("---|---|" if scored else ""),
     ]
-    for count, row in report["per_num_quantizers"].items():
+    for count, row in details["per_num_quantizers"].items():
         line = (
             f"| {count} | {row['bitrate_bps'] / 1000:.1f} | {row['mel_distance']:.2f} | "
             f"{row['si_snr_db']:.2f} |"
@@ -70,15 +71,16 @@ def codec_table(report: dict) -> str:
         if scored:
             line += f" {row['accuracy']:.1%} | {row['relative_accuracy']:.1%} |"
         lines.append(line)
-    speed = report["speed"]
+    speed = details["speed"]
     notes = [
-        f"\n{report['num_test_clips']} FSDD test clips (takes 0-4), {report['sample_rate']} Hz, "
-        f"{report['frame_rate']:g} frames/s, {report['codebook_size']} codes per codebook."
+        f"\n{report['n']} FSDD clips ({SPLIT_TAKES[settings['split']]}), "
+        f"{settings['sample_rate']} Hz, {settings['frame_rate']:g} frames/s, "
+        f"{settings['codebook_size']} codes per codebook. Groups above: "
+        f"{settings['group_num_quantizers']} codebooks."
     ]
     if scored:
-        notes.append(
-            f"Digit classifier accuracy on the original clips: {report['original_accuracy']:.1%}."
-        )
+        original = report["groups"]["all"]["original_accuracy"]
+        notes.append(f"Digit classifier accuracy on the original clips: {original:.1%}.")
     notes.append(
         f"Real-time factor ({speed['audio_seconds']:.1f} s of audio, batch 1, "
         f"{speed['threads']:.0f} threads): encode {speed['encode_rtf']:.4f}, decode "
@@ -90,7 +92,7 @@ def codec_table(report: dict) -> str:
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "audio-codec",
-        help="audio codec quality per bitrate (mel distance, SI-SNR, digit accuracy, speed)",
+        help="audio codec quality per bitrate and speaker (mel distance, SI-SNR, digit accuracy, speed)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -116,29 +118,38 @@ def register(subparsers) -> None:
         help="codebook counts to evaluate (default: every prefix)",
     )
     parser.add_argument(
-        "--max-clips", type=int, help="evaluate an evenly spaced subset (quick checks)"
+        "--split", default="all", choices=tuple(SPLIT_TAKES),
+        help="takes to score: all (default), test (0-4, held out in training) or train (5-49)",
+    )
+    parser.add_argument(
+        "--limit", "--max-clips", dest="limit", type=int,
+        help="score an evenly spaced subset of this many clips (default: all)",
     )
     parser.add_argument("--device", default="cpu", help="torch device (default cpu)")
     parser.add_argument("--out-json", help="write the figures as JSON here")
-    parser.add_argument("--out-md", help="write the markdown table here")
+    parser.add_argument("--out-md", help="write the per-bitrate markdown table here")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from omniar.eval.digit_classifier import evaluate_codec
+    from omniar.errors import bad_value
+    from omniar.eval.codec_eval import evaluate_codec
+    from omniar.eval.report import print_report
 
-    if args.max_clips is not None and args.max_clips < 1:
-        raise ValueError(f"--max-clips must be >= 1, got {args.max_clips}")
+    if args.limit is not None and args.limit < 1:
+        raise bad_value("--limit", args.limit, "a positive number of clips")
     report = evaluate_codec(
         resolve_folder(args.codec, "CODEC"),
         args.data,
         default_classifier(args.classifier),
         num_quantizers=args.num_quantizers,
         device=args.device,
-        max_clips=args.max_clips,
+        split=args.split,
+        limit=args.limit,
+        progress=sys.stderr.isatty(),
     )
+    report["model"] = args.codec
     table = codec_table(report)
-    write_text(args.out_json, json.dumps(report, indent=2))
     write_text(args.out_md, table)
-    print(table, end="")
+    print_report(report, args.out_json, notes=table)
     return 0

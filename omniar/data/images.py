@@ -7,8 +7,8 @@ with one JSON object per line: ``{"file_name": "<path relative to root>", "text"
 Every other file must be a readable image: the folder is checked when the data set is created
 (Pillow opens and verifies each file) and a corrupt or non-image file raises a ValueError naming
 it. With ``skip_bad_files=True`` such files are left out instead; the data set then warns and
-records how many were skipped in :attr:`ImageFolderDataset.num_skipped`. Hidden files (names
-starting with ".") are ignored.
+lists them, each with the reason, in :attr:`ImageFolderDataset.skipped` (how many:
+:attr:`ImageFolderDataset.num_skipped`). Hidden files (names starting with ".") are ignored.
 """
 
 from __future__ import annotations
@@ -130,13 +130,13 @@ class ImageFolderDataset(Dataset):
             and not any(part.startswith(".") for part in path.relative_to(root).parts)
         )
         self.paths: list[Path] = []
-        skipped: list[Path] = []
+        skipped: list[tuple[Path, str]] = []
         for path in candidates:
             problem = _check_image(path)
             if problem is None:
                 self.paths.append(path)
             elif skip_bad_files:
-                skipped.append(path)
+                skipped.append((path, problem))
             else:
                 raise ValueError(
                     f"{path}: not a readable image file ({problem}); remove it or pass "
@@ -144,7 +144,7 @@ class ImageFolderDataset(Dataset):
                 )
         relative = [path.relative_to(root).as_posix() for path in self.paths]
         missing = sorted(
-            set(captions) - set(relative) - {p.relative_to(root).as_posix() for p in skipped}
+            set(captions) - set(relative) - {p.relative_to(root).as_posix() for p, _ in skipped}
         )
         if missing:
             raise ValueError(f"{metadata_path}: file_name {missing[0]!r} is not an image in {root}")
@@ -153,11 +153,12 @@ class ImageFolderDataset(Dataset):
         self.root = root
         self.image_size = image_size
         self.captions = [captions.get(name, "") for name in relative]
+        self.skipped = skipped
         self.num_skipped = len(skipped)
-        self.skipped_files = skipped
+        self.skipped_files = [path for path, _ in skipped]
         if skipped:
             warnings.warn(
-                f"skipped {len(skipped)} unreadable file(s) in {root}, e.g. {skipped[0].name}",
+                f"skipped {len(skipped)} unreadable file(s) in {root}, e.g. {skipped[0][0].name}",
                 stacklevel=2,
             )
 

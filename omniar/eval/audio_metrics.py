@@ -4,7 +4,8 @@
   windows, 8 ms hop, 64 bands, floored 80 dB below the reference's peak). 0 is identical.
 - ``si_snr``: scale-invariant signal-to-noise ratio in dB (zero-mean signals, the estimate
   projected on the reference), as in Le Roux et al. 2019. Higher is better.
-- ``codec_quality``: both, per number of quantizers (bitrate), over a list of clips.
+- ``clip_quality``: both, per clip; ``codec_quality``: their means per number of quantizers
+  (bitrate), over a list of clips.
 - ``real_time_factor``: wall-clock seconds of encoding / decoding per second of audio on the
   current device and thread count; below 1 is faster than real time.
 """
@@ -16,8 +17,9 @@ from collections.abc import Sequence
 
 import torch
 import torchaudio.transforms as T
+from tqdm.auto import tqdm
 
-from omniar.data.audio_io import validate_waveform
+from omniar.tokenizers.waveform import validate_waveform
 
 _EPS = 1e-8
 
@@ -78,15 +80,18 @@ def reconstruct(
     clips: Sequence[torch.Tensor],
     num_quantizers: Sequence[int],
     batch_size: int = 16,
+    progress: bool = False,
 ) -> dict[int, list[torch.Tensor]]:
     """Codec reconstructions of mono clips ``(T,)`` at the codec's rate, per number of quantizers.
 
     Clips are encoded once with all quantizers in length-sorted, zero-padded batches and decoded
-    from each code prefix; every reconstruction is trimmed to its clip's length.
+    from each code prefix; every reconstruction is trimmed to its clip's length. ``progress``
+    shows a bar over the batches.
     """
     out: dict[int, list[torch.Tensor | None]] = {n: [None] * len(clips) for n in num_quantizers}
     order = sorted(range(len(clips)), key=lambda i: clips[i].shape[-1])
-    for start in range(0, len(order), batch_size):
+    starts = range(0, len(order), batch_size)
+    for start in tqdm(starts, desc="codec round trip", disable=not progress, leave=False):
         index = order[start : start + batch_size]
         longest = max(clips[i].shape[-1] for i in index)
         batch = torch.stack(
@@ -98,6 +103,21 @@ def reconstruct(
             for row, i in enumerate(index):
                 out[n][i] = audio[row, : clips[i].shape[-1]]
     return out
+
+
+def clip_quality(
+    clips: Sequence[torch.Tensor], reconstructions: Sequence[torch.Tensor], sample_rate: int
+) -> dict[str, torch.Tensor]:
+    """Per-clip ``mel_distance`` and ``si_snr_db`` (each ``(N,)``) of reconstructions."""
+    if len(clips) != len(reconstructions):
+        raise ValueError(
+            f"reconstructions: {len(reconstructions)} for {len(clips)} clips; expected one each"
+        )
+    pairs = list(zip(clips, reconstructions))
+    return {
+        "mel_distance": torch.cat([mel_distance(c, r, sample_rate) for c, r in pairs]),
+        "si_snr_db": torch.cat([si_snr(c, r) for c, r in pairs]),
+    }
 
 
 def codec_quality(
@@ -115,12 +135,10 @@ def codec_quality(
     recon = reconstructions or reconstruct(codec, clips, counts)
     report = {}
     for n in counts:
-        mel = [mel_distance(c, r, codec.sample_rate) for c, r in zip(clips, recon[n])]
-        snr = [si_snr(c, r) for c, r in zip(clips, recon[n])]
+        per_clip = clip_quality(clips, recon[n], codec.sample_rate)
         report[n] = {
             "bitrate_bps": codec.bitrate(n),
-            "mel_distance": float(torch.cat(mel).mean()),
-            "si_snr_db": float(torch.cat(snr).mean()),
+            **{name: float(values.mean()) for name, values in per_clip.items()},
         }
     return report
 

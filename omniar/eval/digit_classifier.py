@@ -2,7 +2,7 @@
 
 ``DigitClassifier`` is a CNN on log-mel spectrograms, trained on the real FSDD training takes
 (recipes/fsdd_digit_classifier.yaml). It measures intelligibility: how often a digit is still
-recognised after passing through the codec (``evaluate_codec``) or when generated.
+recognised after passing through the codec (`omniar.eval.codec_eval`) or when generated.
 
 Features are per-clip standardised log-mel magnitudes in dB (floored 80 dB below the clip's
 peak), so the classifier ignores loudness and differences far below the audible range. Clips are
@@ -11,9 +11,7 @@ centre-cropped or zero-padded to ``num_samples`` (1.5 s at 8 kHz covers > 99% of
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -24,8 +22,7 @@ from torch import nn
 
 from omniar.data.audio_features import without_persistent_buffers
 from omniar.data.audio_io import check_sample_rate, resample, validate_waveform
-from omniar.data.fsdd import FSDDDataset, fit_length
-from omniar.eval.audio_metrics import codec_quality, real_time_factor, reconstruct
+from omniar.data.fsdd import fit_length
 
 
 class DigitClassifier(ModelMixin, ConfigMixin):
@@ -135,60 +132,3 @@ def classifier_accuracy(
     """Fraction of ``clips`` whose predicted digit equals ``digits`` (silent clips allowed)."""
     predicted = classifier.predict(list(clips), sample_rate, allow_silent=True)
     return float((predicted == torch.as_tensor(list(digits))).float().mean())
-
-
-def evaluate_codec(
-    codec_dir: str | Path,
-    data_root: str | Path,
-    classifier_dir: str | Path | None = None,
-    num_quantizers: Sequence[int] | None = None,
-    device: str | torch.device = "cpu",
-    max_clips: int | None = None,
-    output_path: str | Path | None = None,
-) -> dict:
-    """Evaluate a saved ``AudioCodecTokenizer`` on the FSDD test takes (0-4).
-
-    Per number of quantizers (default: every prefix 1..K): bitrate, mean mel distance (dB),
-    mean SI-SNR (dB) and, with ``classifier_dir``, the digit accuracy on reconstructions and its
-    ratio to the accuracy on the originals (the issue's target: >= 0.95 at the default bitrate).
-    Also the encode / decode real-time factors on ~10 s of test audio (batch 1, current threads).
-    ``max_clips`` evaluates an evenly spaced subset (quicker checks). With ``output_path`` the
-    report is also written there as JSON.
-    """
-    from omniar.tokenizers.audio_codec import AudioCodecTokenizer
-
-    codec = AudioCodecTokenizer.from_pretrained(str(codec_dir)).to(device).eval()
-    test = FSDDDataset(data_root, split="test", sample_rate=codec.sample_rate)
-    indices = list(range(len(test)))
-    if max_clips is not None and max_clips < len(indices):
-        indices = indices[:: max(1, len(indices) // max_clips)][:max_clips]
-    clips = [test.load(i) for i in indices]
-    digits = [test.recordings[i].digit for i in indices]
-    counts = list(num_quantizers or range(1, codec.num_quantizers + 1))
-
-    recon = reconstruct(codec, clips, counts)
-    quality = codec_quality(codec, clips, counts, reconstructions=recon)
-    report: dict = {
-        "codec": str(codec_dir),
-        "sample_rate": codec.sample_rate,
-        "frame_rate": codec.frame_rate,
-        "codebook_size": codec.codebook_size,
-        "num_test_clips": len(clips),
-        "per_num_quantizers": {n: dict(row) for n, row in quality.items()},
-    }
-    if classifier_dir is not None:
-        classifier = DigitClassifier.from_pretrained(str(classifier_dir)).to(device).eval()
-        original = classifier_accuracy(classifier, clips, digits, codec.sample_rate)
-        report["classifier"] = str(classifier_dir)
-        report["original_accuracy"] = original
-        for n in counts:
-            accuracy = classifier_accuracy(classifier, recon[n], digits, codec.sample_rate)
-            row = report["per_num_quantizers"][n]
-            row["accuracy"] = accuracy
-            row["relative_accuracy"] = accuracy / original if original > 0 else float("nan")
-    long_clip = torch.cat(clips)[: 10 * codec.sample_rate]
-    report["speed"] = real_time_factor(codec, long_clip.to(device))
-    if output_path is not None:
-        Path(output_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(output_path).write_text(json.dumps(report, indent=2))
-    return report
