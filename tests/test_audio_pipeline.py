@@ -238,7 +238,6 @@ def test_audio_ar_task_trains_and_writes_a_pipeline(tmp_path) -> None:
             "num_per_class": 1,
             "candidates": {"cfg1": {}, "cfg2": {"guidance_scale": 2.0}},
         },
-        "pipeline_dir": str(tmp_path / "pipeline"),
         "trainer": {
             "output_dir": str(tmp_path / "run"),
             "max_steps": 60,
@@ -251,7 +250,7 @@ def test_audio_ar_task_trains_and_writes_a_pipeline(tmp_path) -> None:
         },
     }
     (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe))
-    run_recipe(tmp_path / "recipe.yaml", show_progress=False)
+    run_recipe(tmp_path / "recipe.yaml", show_progress=False, pipeline_dir=tmp_path / "pipeline")
     rows = [
         json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     ]

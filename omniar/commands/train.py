@@ -14,7 +14,10 @@ def register(subparsers) -> None:
     parser.add_argument("recipe", help="recipe file, e.g. recipes/emoji_t2i_raster.yaml")
     parser.add_argument("--data-root", help="folder the recipe's data paths are relative to "
                         "(default: ../shared/data beside the repository)")
-    parser.add_argument("--output-dir", help="override the recipe's trainer.output_dir")
+    parser.add_argument("--output-dir", help="override the recipe's trainer.output_dir; the run "
+                        "writes only under it (checkpoints, metrics, final/, pipeline/)")
+    parser.add_argument("--pipeline-dir", help="write the finished pipeline here instead of "
+                        "OUTPUT_DIR/pipeline (e.g. assets/NAME to replace a shipped model)")
     parser.add_argument("--max-steps", type=int, help="override the recipe's trainer.max_steps")
     parser.add_argument("--stop-after", type=int, help="pause at this step (checkpointed); rerun to continue")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -26,6 +29,6 @@ def run(args: argparse.Namespace) -> int:
 
     run_recipe(
         args.recipe, data_root=args.data_root, output_dir=args.output_dir, max_steps=args.max_steps,
-        show_progress=not args.no_progress, stop_after=args.stop_after,
+        show_progress=not args.no_progress, stop_after=args.stop_after, pipeline_dir=args.pipeline_dir,
     )
     return 0

@@ -1,7 +1,10 @@
-"""Deterministic, resumable batch order.
+"""Deterministic, resumable batches: which samples, and the random draws made reading them.
 
 The trainer resumes a killed run exactly: the batch drawn at micro-step `m` depends only on the
 seed and `m`, so a run restarted from a checkpoint sees the very batches it would have seen.
+That covers the order (`ResumableBatchSampler`) and the randomness of reading a sample, such as
+random crops or relabelling (`SeededBatchSampler` + `SeededDataset`: each batch is read under
+generators seeded from its number, in the main process or in any data-loader worker).
 Each process takes every `world_size`-th batch, which shards data across GPUs without accelerate
 rewrapping the loader (its wrapped samplers cannot start mid-epoch).
 """
@@ -9,9 +12,12 @@ rewrapping the loader (its wrapped samplers cannot start mid-epoch).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import torch
-from torch.utils.data import Sampler
+from torch.utils.data import Dataset, Sampler
+
+from omniar.training.rng import batch_seed, seeded_rng
 
 
 class ResumableBatchSampler(Sampler[list[int]]):
@@ -48,7 +54,8 @@ class ResumableBatchSampler(Sampler[list[int]]):
             order = order.repeat((needed + self.dataset_size - 1) // self.dataset_size)
         return order[:needed]
 
-    def __iter__(self) -> Iterator[list[int]]:
+    def numbered(self) -> Iterator[tuple[int, list[int]]]:
+        """(global batch number over all epochs and processes, indices) from `start_step` on."""
         step = self.start_step
         per_epoch = self.batches_per_epoch // self.world_size
         while True:
@@ -57,5 +64,41 @@ class ResumableBatchSampler(Sampler[list[int]]):
             for local in range(within, per_epoch):
                 global_batch = local * self.world_size + self.rank
                 start = global_batch * self.batch_size
-                yield order[start : start + self.batch_size].tolist()
+                yield epoch * self.batches_per_epoch + global_batch, order[start : start + self.batch_size].tolist()
             step = (epoch + 1) * per_epoch
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for _, indices in self.numbered():
+            yield indices
+
+
+class SeededBatchSampler(Sampler[list[tuple[int, int]]]):
+    """`batches`' index lists with every index paired with its batch's seed, for `SeededDataset`."""
+
+    def __init__(self, batches: ResumableBatchSampler) -> None:
+        self.batches = batches
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        for number, indices in self.batches.numbered():
+            seed = batch_seed(self.batches.seed, number)
+            yield [(seed, index) for index in indices]
+
+
+class SeededDataset(Dataset):
+    """`dataset` read one batch at a time under python, numpy and torch generators seeded with
+    the batch's seed (keys are `(seed, index)` pairs from `SeededBatchSampler`)."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: tuple[int, int]) -> Any:
+        seed, index = key
+        with seeded_rng(seed):
+            return self.dataset[index]
+
+    def __getitems__(self, keys: list[tuple[int, int]]) -> list[Any]:
+        with seeded_rng(keys[0][0]):
+            return [self.dataset[index] for _, index in keys]

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from typing import Any
+
+from omniar.errors import OmniarError, bad_value, did_you_mean
 
 _MIXED_PRECISION = ("no", "fp16", "bf16")
 _SCHEDULES = ("cosine", "constant")
+
+
+def _invalid(name: str, value: Any, expected: str) -> OmniarError:
+    """An error about `trainer.<name>`; `.key` lets a recipe loader point at its line."""
+    error = bad_value(f"trainer.{name}", value, expected)
+    error.key = name
+    return error
 
 
 @dataclass
@@ -47,29 +56,40 @@ class TrainerConfig:
             "log_every": self.log_every,
         }
         for name, value in positive.items():
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"trainer.{name} must be a positive integer, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise _invalid(name, value, "a positive integer")
+        if len(self.betas) != 2:
+            raise _invalid("betas", list(self.betas), "two numbers, e.g. [0.9, 0.95]")
         if self.learning_rate <= 0:
-            raise ValueError(f"trainer.learning_rate must be > 0, got {self.learning_rate}")
+            raise _invalid("learning_rate", self.learning_rate, "a number > 0")
         if self.warmup_steps < 0:
-            raise ValueError(f"trainer.warmup_steps must be >= 0, got {self.warmup_steps}")
+            raise _invalid("warmup_steps", self.warmup_steps, "an integer >= 0")
         if self.lr_schedule not in _SCHEDULES:
-            raise ValueError(f"trainer.lr_schedule must be one of {_SCHEDULES}, got {self.lr_schedule!r}")
+            raise _invalid("lr_schedule", self.lr_schedule, f"one of {list(_SCHEDULES)}")
         if self.mixed_precision not in _MIXED_PRECISION:
-            raise ValueError(
-                f"trainer.mixed_precision must be one of {_MIXED_PRECISION}, got {self.mixed_precision!r}"
-            )
+            raise _invalid("mixed_precision", self.mixed_precision, f"one of {list(_MIXED_PRECISION)}")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
-            raise ValueError(f"trainer.ema_decay must be in (0, 1) or null, got {self.ema_decay}")
+            raise _invalid("ema_decay", self.ema_decay, "a number in (0, 1) or null")
         if self.eval_every is not None and self.eval_every < 1:
-            raise ValueError(f"trainer.eval_every must be >= 1 or null, got {self.eval_every}")
+            raise _invalid("eval_every", self.eval_every, "an integer >= 1 or null")
+        if self.num_workers < 0:
+            raise _invalid("num_workers", self.num_workers, "an integer >= 0")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], **overrides: Any) -> TrainerConfig:
         """Build from a recipe mapping; unknown keys are an error so typos do not pass silently."""
-        known = {f.name for f in fields(cls)}
+        known = sorted(f.name for f in fields(cls))
         merged = {**values, **{k: v for k, v in overrides.items() if v is not None}}
-        unknown = sorted(set(merged) - known)
-        if unknown:
-            raise ValueError(f"unknown trainer setting(s) {unknown}; expected some of {sorted(known)}")
+        for key in merged:
+            if key not in known:
+                error = OmniarError(
+                    f"unknown trainer setting {key!r}{did_you_mean(str(key), known)}; "
+                    f"accepted: {known}"
+                )
+                error.key = key
+                raise error
+        required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
+        for key in required:
+            if merged.get(key) is None:
+                raise _invalid(key, None, "a value (set it in the recipe's trainer: mapping or on the command line)")
         return cls(**merged)

@@ -23,8 +23,8 @@ from diffusers.training_utils import EMAModel
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from omniar.training.batches import ResumableBatchSampler
-from omniar.training.checkpoints import checkpoint_dirs, prune, write_atomically
+from omniar.training.batches import ResumableBatchSampler, SeededBatchSampler, SeededDataset
+from omniar.training.checkpoints import checkpoint_dirs, clean_orphans, prune, write_atomically
 from omniar.training.config import TrainerConfig
 from omniar.training.metrics_log import MetricsLog
 from omniar.training.setup import EvalFn, LossFn
@@ -42,17 +42,38 @@ def _move_to(batch: Any, device: torch.device) -> Any:
     return batch
 
 
-class _StepCounter:
-    """The optimiser step, saved with accelerate's state so a resume knows where it is."""
+class _RunState:
+    """The optimiser step and the metrics summed since the last log line, saved with accelerate's
+    state so that a resumed run logs the very figures an uninterrupted one would."""
 
     def __init__(self) -> None:
         self.step = 0
+        self.sums: dict[str, float] = {}
+        self.grad_norms: list[float] = []
+        self.counted = 0
 
-    def state_dict(self) -> dict[str, int]:
-        return {"step": self.step}
+    def add(self, values: dict[str, float]) -> None:
+        for key, value in values.items():
+            self.sums[key] = self.sums.get(key, 0.0) + float(value)
+        self.counted += 1
 
-    def load_state_dict(self, state: dict[str, int]) -> None:
+    def take_means(self) -> dict[str, float]:
+        """The means since the last call (grad_norm included when clipping measured it)."""
+        means = {key: value / self.counted for key, value in self.sums.items()}
+        if self.grad_norms:
+            means["grad_norm"] = sum(self.grad_norms) / len(self.grad_norms)
+        self.sums, self.grad_norms, self.counted = {}, [], 0
+        return means
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "sums": dict(self.sums), "grad_norms": list(self.grad_norms),
+                "counted": self.counted}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
         self.step = int(state["step"])
+        self.sums = {key: float(value) for key, value in state.get("sums", {}).items()}
+        self.grad_norms = [float(value) for value in state.get("grad_norms", [])]
+        self.counted = int(state.get("counted", 0))
 
 
 class Trainer:
@@ -118,23 +139,29 @@ class Trainer:
         self.wrapped, self.optimizer, self.scheduler = self.accelerator.prepare(
             self.model, optimizer, scheduler
         )
-        self.counter = _StepCounter()
-        self.accelerator.register_for_checkpointing(self.counter)
+        self.state = _RunState()
+        self.accelerator.register_for_checkpointing(self.state)
         if self.ema is not None:
             self.ema.to(self.accelerator.device)
             self.accelerator.register_for_checkpointing(self.ema)
 
     def _resume(self) -> int:
+        if self.accelerator.is_main_process:
+            for folder in (self.checkpoint_root, self.output_dir):
+                notice = clean_orphans(folder)
+                if notice:
+                    self.accelerator.print(notice)
+        self.accelerator.wait_for_everyone()
         found = checkpoint_dirs(self.checkpoint_root)
         if not found:
             return 0
         _, path = found[-1]
         self.accelerator.load_state(str(path))
-        self.accelerator.print(f"resumed from {path} (step {self.counter.step})")
-        return self.counter.step
+        self.accelerator.print(f"resumed from {path} (step {self.state.step})")
+        return self.state.step
 
     def _save_checkpoint(self, step: int) -> None:
-        self.counter.step = step
+        self.state.step = step
         target = self.checkpoint_root / f"step_{step}"
         if self.accelerator.is_main_process:
             write_atomically(target, lambda tmp: self.accelerator.save_state(str(tmp)))
@@ -158,11 +185,14 @@ class Trainer:
             rank=self.accelerator.process_index,
             world_size=self.accelerator.num_processes,
         )
+        # The loader's own generator (not the global one) draws its worker base seed, so creating
+        # it does not shift the global random stream, which the checkpoint restores.
         return DataLoader(
-            self.train_dataset,
-            batch_sampler=sampler,
+            SeededDataset(self.train_dataset),
+            batch_sampler=SeededBatchSampler(sampler),
             collate_fn=self.collate_fn,
             num_workers=self.config.num_workers,
+            generator=torch.Generator().manual_seed(self.config.seed),
         )
 
     def train(self, stop_after: int | None = None) -> torch.nn.Module:
@@ -182,9 +212,6 @@ class Trainer:
             desc="train",
             disable=not (self.show_progress and self.accelerator.is_local_main_process),
         )
-        running: dict[str, float] = {}
-        grad_norms: list[float] = []
-        counted = 0
         last_time = time.perf_counter()
         step = logged_step = start
         self.wrapped.train()
@@ -208,9 +235,7 @@ class Trainer:
                     self.optimizer.step()
                     self.scheduler.step()
                     self.optimizer.zero_grad(set_to_none=True)
-                for key, value in {"loss": loss.item(), **logs}.items():
-                    running[key] = running.get(key, 0.0) + float(value)
-                counted += 1
+                self.state.add({"loss": loss.item(), **logs})
             if self.ema is not None and step in self.ema_restarts:
                 # diffusers' EMAModel uses decay 0 on its first update, so the average restarts
                 # from the weights just stepped and then warms up as it did at the start.
@@ -219,19 +244,17 @@ class Trainer:
             if self.ema is not None:
                 self.ema.step(self.accelerator.unwrap_model(self.wrapped).parameters())
             if grad_norm is not None:
-                grad_norms.append(float(grad_norm))
+                self.state.grad_norms.append(float(grad_norm))
             progress.update(1)
             if step % cfg.log_every == 0 or step == cfg.max_steps:
-                means = {key: value / counted for key, value in running.items()}
-                if grad_norms:
-                    means["grad_norm"] = sum(grad_norms) / len(grad_norms)
+                means = self.state.take_means()
                 elapsed = time.perf_counter() - last_time
                 means["lr"] = self.scheduler.get_last_lr()[0]
                 means["steps_per_s"] = (step - logged_step) / elapsed if elapsed > 0 else math.inf
                 progress.set_postfix(loss=f"{means['loss']:.4f}")
                 if log is not None:
                     log.write(step, means)
-                running, grad_norms, counted, logged_step = {}, [], 0, step
+                logged_step = step
                 last_time = time.perf_counter()
             # The last step is evaluated once, on the final model, after the loop.
             if (self.eval_fn is not None and cfg.eval_every and step % cfg.eval_every == 0

@@ -15,7 +15,13 @@ from omniar.models.ar_model import AutoregressiveModel
 from omniar.orders.registry import build_order
 from omniar.training.ar_loss import autoregressive_loss
 from omniar.training.config import TrainerConfig
+from omniar.training.recipe_schema import TaskRecipe
 from omniar.training.setup import TrainingSetup
+
+RECIPE = TaskRecipe(
+    {"data": {"tokens": str}, "order": dict, "model": dict, "condition_dropout": float},
+    required=("data", "order", "model"),
+)
 
 
 def build(recipe: dict[str, Any], data_root: str | None) -> TrainingSetup:

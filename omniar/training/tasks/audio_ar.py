@@ -22,7 +22,9 @@ Recipe keys (see recipes/fsdd_digits.yaml):
   generated digits reported every `trainer.eval_every` steps.
 - `presets`: `candidates` (name -> sampling settings) and `num_per_class`: `finalize` measures
   each candidate's classifier accuracy (seed 1) and saves the best as "default" too.
-- `pipeline_dir`: where `finalize` writes the pipeline (default `assets/fsdd-digits`).
+
+`finalize` writes the pipeline to `<output_dir>/pipeline`, or to `--pipeline-dir` when given
+(`omniar.training.outputs`); the shipped one was written with `--pipeline-dir assets/fsdd-digits`.
 """
 
 from __future__ import annotations
@@ -44,11 +46,25 @@ from omniar.pipelines.audio_tokens import AudioVocabulary, frame_with_end
 from omniar.tokenizers.audio_codec import AudioCodecTokenizer
 from omniar.training.ar_loss import autoregressive_loss
 from omniar.training.config import TrainerConfig
+from omniar.training.outputs import pipeline_folder
+from omniar.training.recipe_schema import TaskRecipe
 from omniar.training.setup import TrainingSetup
 
 DEFAULT_CODEC = "assets/fsdd-codec"
 DEFAULT_CLASSIFIER = "assets/fsdd-digit-classifier"
-DEFAULT_PIPELINE_DIR = "assets/fsdd-digits"
+RECIPE = TaskRecipe(
+    {
+        "codec": str,
+        "num_codebooks": int,
+        "pattern": str,
+        "data": {"path": str, "max_seconds": float, "max_clips": (int, None), "codes": (str, None)},
+        "model": (dict, None),
+        "condition_dropout": float,
+        "eval": ({"classifier": (str, None), "num_per_class": int, "sampling": (dict, None)}, None),
+        "presets": ({"num_per_class": int, "candidates": (dict, None)}, None),
+    },
+    writes_pipeline=True,
+)
 
 
 class CodePatternLoss:
@@ -118,7 +134,9 @@ def load_codes(recipe: dict[str, Any], data_root: str | None, cache_dir: Path) -
     )
 
 
-def build(recipe: dict[str, Any], data_root: str | None) -> TrainingSetup:
+def build(
+    recipe: dict[str, Any], data_root: str | None, pipeline_dir: str | None = None
+) -> TrainingSetup:
     config = TrainerConfig.from_dict(recipe["trainer"])
     pattern = recipe.get("pattern", "delay")
     if pattern not in PATTERNS:
@@ -185,7 +203,7 @@ def build(recipe: dict[str, Any], data_root: str | None) -> TrainingSetup:
                 json.dumps({"chosen": best, "results": results}, indent=2)
             )
         pipe.register_to_config(sampling_presets=chosen)
-        pipe.save_pretrained(recipe.get("pipeline_dir", DEFAULT_PIPELINE_DIR))
+        pipe.save_pretrained(pipeline_folder(output_dir, pipeline_dir))
 
     return TrainingSetup(
         model,

@@ -36,6 +36,7 @@ from omniar.training.audio_losses import (
 )
 from omniar.training.config import TrainerConfig
 from omniar.training.init_weights import check_saved_folder
+from omniar.training.recipe_schema import TaskRecipe
 from omniar.training.setup import TrainingSetup
 
 _LOSS_DEFAULTS = {"mel": 1.0, "waveform_l1": 1.0, "commitment": 0.25, "mel_dynamic_range_db": 50.0}
@@ -47,6 +48,15 @@ _DISC_DEFAULTS = {
     "adversarial": 0.1,
     "feature_matching": 0.2,
 }
+RECIPE = TaskRecipe({
+    "model": dict,
+    "init_from": (str, None),
+    "data": {"path": str, "segment_seconds": float, "gain_db": (list, None)},
+    "loss": {key: float for key in _LOSS_DEFAULTS},
+    "discriminator": {"enabled": bool, "start_step": int, "n_ffts": list, "channels": int,
+                      "adversarial": float, "feature_matching": float},
+    "eval": {"clips": int, "num_quantizers": list},
+})
 
 
 class CodecTrainingModule(nn.Module):

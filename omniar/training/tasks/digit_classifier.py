@@ -21,7 +21,10 @@ from torch import nn
 from omniar.data.fsdd import FSDDDataset
 from omniar.eval.digit_classifier import DigitClassifier, classifier_accuracy
 from omniar.training.config import TrainerConfig
+from omniar.training.recipe_schema import TaskRecipe
 from omniar.training.setup import TrainingSetup
+
+RECIPE = TaskRecipe({"model": dict, "data": {"path": str, "gain_db": (list, None)}})
 
 
 def _loss_fn(model: nn.Module, batch: dict, step: int) -> tuple[torch.Tensor, dict[str, float]]:

@@ -22,12 +22,13 @@ Recipe keys (besides `task` and `trainer`):
 - `eval: {num_graphs: 32}`: graphs sampled at each `trainer.eval_every` to report validity,
   uniqueness, novelty and V.U.N. against the training set, and degree and clustering MMD
   against `data.val` when given.
-- `pipeline_dir:` where `finalize` writes the whole pipeline (`save_pretrained`), relative to
-  the working directory (run from the repository root), e.g. `assets/graphs-planar`.
 - `sampling_presets:` the presets written into the pipeline config (the one measured best on
   the validation split as "default").
 - `weights_dtype:` storage precision of the shipped transformer (e.g. `float16`, half the
   bytes; it loads as float32), see `omniar.training.storage`.
+
+`finalize` writes the whole pipeline (`save_pretrained`) to `<output_dir>/pipeline`, or to
+`--pipeline-dir` when given (`omniar.training.outputs`), e.g. `assets/graphs-planar`.
 
 Sequences are padded with `<pad>` after `<eos>` to the longest in the batch; padded targets
 are not scored (`autoregressive_loss(..., pad_token_id=...)`). Raster orders of different
@@ -59,10 +60,27 @@ from omniar.tokenizers.graph import GraphTokenizer
 from omniar.training.ar_loss import autoregressive_loss
 from omniar.training.config import TrainerConfig
 from omniar.training.init_weights import load_initial_weights
+from omniar.training.outputs import pipeline_folder
+from omniar.training.recipe_schema import TaskRecipe
 from omniar.training.setup import TrainingSetup
 from omniar.training.storage import cast_saved_weights, storage_dtype
 
 RELABELLINGS = ("bfs", "random", "none")
+RECIPE = TaskRecipe(
+    {
+        "data": {"train": str, "val": str, "benchmark": str},
+        "tokenizer": (dict, None),
+        "relabel": str,
+        "model": (dict, None),
+        "init_from": (str, None),
+        "family": (str, None),
+        "eval": ({"num_graphs": int}, None),
+        "sampling_presets": (dict, None),
+        "weights_dtype": (str, None),
+    },
+    required=("data",),
+    writes_pipeline=True,
+)
 
 
 def random_bfs_relabel(graph: nx.Graph, generator: torch.Generator | None = None) -> nx.Graph:
@@ -171,7 +189,9 @@ def _recipe_graphs(
     return load_graphs(path), str(path)
 
 
-def build(recipe: dict[str, Any], data_root: str | None) -> TrainingSetup:
+def build(
+    recipe: dict[str, Any], data_root: str | None, pipeline_dir: str | None = None
+) -> TrainingSetup:
     data = recipe.get("data") or {}
     if "train" not in data and "benchmark" not in data:
         raise ValueError(
@@ -203,10 +223,9 @@ def build(recipe: dict[str, Any], data_root: str | None) -> TrainingSetup:
         return metrics
 
     def finalize(trained: AutoregressiveModel, output_dir: str) -> None:
-        target = recipe.get("pipeline_dir")
-        if target:
-            build_pipeline(trained, tokenizer, recipe).save_pretrained(target)
-            cast_saved_weights(Path(target) / "transformer", recipe.get("weights_dtype"))
+        target = pipeline_folder(output_dir, pipeline_dir)
+        build_pipeline(trained, tokenizer, recipe).save_pretrained(target)
+        cast_saved_weights(target / "transformer", recipe.get("weights_dtype"))
 
     config = TrainerConfig.from_dict(recipe["trainer"])
     return TrainingSetup(

@@ -4,9 +4,11 @@ Recipe keys: `tokenizer` (folder of a trained image tokenizer, e.g. assets/emoji
 `data: {path: noto-emoji/png32, split: train}` (Noto emoji, or `type: imagefolder` for a folder
 with metadata.jsonl captions), `image_size`, `order` (name), `caption_encoder:` and `model:`
 arguments, `condition_dropout`, `input_noise` (largest share of fed tokens replaced at random,
-`omniar.training.ar_loss.corrupt_inputs`; default 0), `pipeline_dir` (where the finished ImagePipeline is written),
-`weights_dtype` (the transformer's storage precision there, e.g. `float16`; `omniar.training.storage`) and
-`sampling_presets`. Images are tokenized once up front; the token cache is reused on resume.
+`omniar.training.ar_loss.corrupt_inputs`; default 0), `weights_dtype` (the transformer's storage
+precision in the saved pipeline, e.g. `float16`; `omniar.training.storage`), `orders` (the orders
+the pipeline offers) and `sampling_presets`. Images are tokenized once up front; the token cache
+is reused on resume. The finished ImagePipeline goes to `<output_dir>/pipeline`, or to
+`--pipeline-dir` when given (`omniar.training.outputs`).
 """
 
 from __future__ import annotations
@@ -26,9 +28,29 @@ from omniar.pipelines.image import ImagePipeline
 from omniar.pipelines.image_orders import build_image_order
 from omniar.training.ar_loss import autoregressive_loss
 from omniar.training.config import TrainerConfig
+from omniar.training.outputs import pipeline_folder
+from omniar.training.recipe_schema import TaskRecipe
 from omniar.training.setup import TrainingSetup
 from omniar.training.storage import cast_saved_weights, storage_dtype
 from omniar.training.tasks.image_data import load_image_captions, load_image_tokenizer
+
+RECIPE = TaskRecipe(
+    {
+        "tokenizer": str,
+        "data": {"path": str, "split": str, "type": str, "skip_bad_files": bool},
+        "image_size": int,
+        "order": str,
+        "orders": list,
+        "caption_encoder": dict,
+        "model": dict,
+        "condition_dropout": float,
+        "input_noise": float,
+        "weights_dtype": (str, None),
+        "sampling_presets": (dict, None),
+    },
+    required=("tokenizer", "data", "model"),
+    writes_pipeline=True,
+)
 
 
 class CaptionedTokens(Dataset):
@@ -77,7 +99,9 @@ def _tokenize_images(tokenizer, images: torch.Tensor, batch: int = 256) -> torch
     return torch.cat([flatten_scales(part if isinstance(part, list) else [part]) for part in codes])
 
 
-def build(recipe: dict[str, Any], data_root: str | None) -> TrainingSetup:
+def build(
+    recipe: dict[str, Any], data_root: str | None, pipeline_dir: str | None = None
+) -> TrainingSetup:
     config = TrainerConfig.from_dict(recipe["trainer"])
     tokenizer = load_image_tokenizer(recipe["tokenizer"])
     image_size = int(recipe.get("image_size", 32))
@@ -113,8 +137,8 @@ def build(recipe: dict[str, Any], data_root: str | None) -> TrainingSetup:
             image_size=image_size, orders=recipe.get("orders", [order_name]),
             sampling_presets=recipe.get("sampling_presets"),
         )
-        target = recipe.get("pipeline_dir") or str(Path(output_dir) / "pipeline")
+        target = pipeline_folder(output_dir, pipeline_dir)
         pipeline.save_pretrained(target)
-        cast_saved_weights(Path(target) / "transformer", recipe.get("weights_dtype"))
+        cast_saved_weights(target / "transformer", recipe.get("weights_dtype"))
 
     return TrainingSetup(model, dataset, loss_fn, config, finalize=finalize)

@@ -20,9 +20,16 @@ from typing import Any
 from omniar.orders.next_patch import NextPatchCurriculum
 from omniar.orders.next_scale import NextScaleOrder
 from omniar.training.ar_loss import autoregressive_loss
+from omniar.training.recipe_schema import TaskRecipe
 from omniar.training.setup import TrainingSetup
 from omniar.training.tasks import image_t2i
 from omniar.training.tasks.image_data import load_image_tokenizer
+
+RECIPE = TaskRecipe(
+    {**image_t2i.RECIPE.keys, "next_patch": {"patch_sizes": list, "fractions": list, "positions": str}},
+    required=image_t2i.RECIPE.required,
+    writes_pipeline=True,
+)
 
 
 def _with_feature_inputs(recipe: dict[str, Any], tokenizer: Any) -> dict[str, Any]:
@@ -64,14 +71,16 @@ def _next_patch_loss(recipe: dict[str, Any], curriculum: NextPatchCurriculum, ma
     return loss_fn
 
 
-def build(recipe: dict[str, Any], data_root: str | None) -> TrainingSetup:
+def build(
+    recipe: dict[str, Any], data_root: str | None, pipeline_dir: str | None = None
+) -> TrainingSetup:
     needs_features = recipe.get("order") == "next_scale"
     if not needs_features and "next_patch" not in recipe:
-        return image_t2i.build(recipe, data_root)
+        return image_t2i.build(recipe, data_root, pipeline_dir)
     tokenizer = load_image_tokenizer(recipe["tokenizer"])
     if needs_features:
         recipe = _with_feature_inputs(recipe, tokenizer)
-    setup = image_t2i.build(recipe, data_root)
+    setup = image_t2i.build(recipe, data_root, pipeline_dir)
     if "next_patch" in recipe:
         curriculum = _next_patch_curriculum(recipe, tokenizer)
         max_steps = setup.config.max_steps

@@ -31,6 +31,7 @@ from omniar.data.images import ImageFolderDataset
 from omniar.eval.tokenizer_eval import TOKENIZER_CLASSES, ImageTokenizer, tokenizer_metrics
 from omniar.training.config import TrainerConfig
 from omniar.training.image_losses import reconstruction_loss
+from omniar.training.recipe_schema import TaskRecipe
 from omniar.training.setup import TrainingSetup
 
 _LOSS_DEFAULTS = {"l1": 1.0, "l2": 1.0, "gradient": 1.0, "aux": 1.0}
@@ -41,6 +42,12 @@ _DATA_DEFAULTS = {
     "skip_bad_files": False,
 }
 _EVAL_DEFAULTS = {"path": "noto-emoji/png32", "split": "heldout", "image_size": None}
+RECIPE = TaskRecipe({
+    "model": dict,
+    "data": {"dataset": str, "path": str, "image_size": (int, None), "skip_bad_files": bool},
+    "loss": {key: float for key in _LOSS_DEFAULTS},
+    "eval": ({"path": str, "split": str, "image_size": (int, None)}, None),
+})
 
 
 class TokenizerTrainingModule(nn.Module):

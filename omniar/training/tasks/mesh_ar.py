@@ -8,13 +8,15 @@ Recipe keys:
 - ``model``: `AutoregressiveModel` size arguments; vocabulary, class condition (one field, one
   class per shape) and 1D RoPE are set here.
 - ``condition_dropout``: probability of the null class (classifier-free guidance), default 0.1.
-- ``pipeline_dir``: where ``finalize`` writes the `MeshPipeline` (relative to the working
-  directory), and ``presets``: ``candidates`` (name -> sampling settings) measured on
+- ``presets``: ``candidates`` (name -> sampling settings) measured on
   ``num_per_class`` generated meshes per class against as many held-out meshes; the best one
   (`choose_preset`: >= ``min_valid`` valid, then 1-NNA closest to 0.5; failing that, the most
   valid) is saved as ``"default"``. Meshes are generated as the pipeline does by default
   (manifold grammar, repair on), and every candidate's figures go to
   ``preset_selection.json`` in the output directory.
+
+``finalize`` writes the `MeshPipeline` to ``<output_dir>/pipeline``, or to ``--pipeline-dir``
+when given (`omniar.training.outputs`).
 
 Batches are right-padded to the longest sequence in the batch (rounded up to a multiple of 32,
 so only a few raster orders are ever built); padding after EOS is not scored.
@@ -36,10 +38,23 @@ from omniar.pipelines.mesh import MeshPipeline
 from omniar.tokenizers.mesh import MeshTokenizer
 from omniar.training.ar_loss import autoregressive_loss
 from omniar.training.config import TrainerConfig
+from omniar.training.outputs import pipeline_folder
+from omniar.training.recipe_schema import TaskRecipe
 from omniar.training.setup import TrainingSetup
 
 LENGTH_MULTIPLE = 32
 TOKENIZER_DEFAULTS = {"quantization_bits": 7, "serialization": "adjacency", "max_faces": 160}
+RECIPE = TaskRecipe(
+    {
+        "tokenizer": dict,
+        "data": {"num_per_class": int, "seed": int},
+        "model": dict,
+        "condition_dropout": float,
+        "loss_chunks": int,
+        "presets": {"num_per_class": int, "min_valid": float, "candidates": dict},
+    },
+    writes_pipeline=True,
+)
 
 
 class PaddedRasterLoss:
@@ -100,7 +115,9 @@ def choose_preset(results: dict[str, dict[str, float]], min_valid: float) -> str
     return min(results, key=lambda name: (-valid(name), nna_distance(name)))
 
 
-def build(recipe: dict[str, Any], data_root: str | None) -> TrainingSetup:
+def build(
+    recipe: dict[str, Any], data_root: str | None, pipeline_dir: str | None = None
+) -> TrainingSetup:
     tokenizer = MeshTokenizer(**{**TOKENIZER_DEFAULTS, **recipe.get("tokenizer", {})})
     data = recipe.get("data", {})
     dataset = ShapesDataset(tokenizer, "train", int(data.get("num_per_class", 300)),
@@ -129,7 +146,7 @@ def build(recipe: dict[str, Any], data_root: str | None) -> TrainingSetup:
         Path(output_dir, "preset_selection.json").write_text(
             json.dumps({"chosen": best, "results": results}, indent=2))
         pipe.register_to_config(sampling_presets=chosen)
-        pipe.save_pretrained(recipe.get("pipeline_dir", "assets/shapes-mesh"))
+        pipe.save_pretrained(pipeline_folder(output_dir, pipeline_dir))
 
     return TrainingSetup(model, dataset, loss_fn, TrainerConfig.from_dict(recipe["trainer"]),
                          collate_fn=dataset.collate_fn, finalize=finalize)
