@@ -192,12 +192,11 @@ def test_training_task_builds_trains_and_finalizes(tmp_path):
         "tokenizer": {"max_nodes": 8, "max_edges": 7},
         "model": {"hidden_size": 16, "num_layers": 1, "num_heads": 2},
         "eval": {"num_graphs": 3},
-        "pipeline_dir": str(tmp_path / "pipe"),
         "sampling_presets": {"default": {"temperature": 0.9}},
         "weights_dtype": "float16",
         "trainer": {"output_dir": str(tmp_path / "run"), "max_steps": 2, "batch_size": 2},
     }
-    setup = build_task(recipe, str(tmp_path))
+    setup = build_task(recipe, str(tmp_path), pipeline_dir=str(tmp_path / "pipe"))
     batch = setup.collate_fn([setup.train_dataset[0], setup.train_dataset[1]])
     assert batch["input_ids"].shape == (2, 3 + 8 + 2 * 7)
     loss, logs = setup.loss_fn(setup.model, batch, 0)
