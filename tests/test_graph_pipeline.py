@@ -1,8 +1,6 @@
 """GraphPipeline, its grammar mask, the graph training task, drawing and the graph CLI."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import networkx as nx
@@ -234,20 +232,18 @@ def test_draw_graphs_writes_png(tmp_path):
         draw_graphs([nx.cycle_graph(3)], tmp_path / "h.png", titles=["a", "b"])
 
 
-def test_cli_generate_writes_jsonl_and_png(pipe, tmp_path):
+def test_cli_generate_writes_jsonl_and_png(pipe, tmp_path, capsys):
     pipe.save_pretrained(tmp_path / "pipe")
     out, png = tmp_path / "graphs.jsonl", tmp_path / "graphs.png"
-    result = subprocess.run(
-        [sys.executable, "-m", "omniar.cli", "generate", "graph", str(tmp_path / "pipe"),
-         "--num", "3", "--seed", "4", "--out", str(out), "--png", str(png), "--device", "cpu"],
-        check=False, capture_output=True, text=True, cwd=REPO, timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
+    code = cli_main(["generate", "graph", str(tmp_path / "pipe"), "--num", "3", "--seed", "4",
+                     "--out", str(out), "--png", str(png), "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 0, err
     graphs = load_graph_jsonl(out)
     expected = pipe(num_graphs=3, generator=torch.Generator().manual_seed(4)).graphs
     assert records(graphs) == records(expected)
     assert png.read_bytes()[:8] == PNG_MAGIC
-    assert "generated 3 graphs" in result.stderr
+    assert "generated 3 graphs" in err
 
 
 def test_cli_eval_writes_json_and_table(pipe, tmp_path, capsys):

@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from omniar.cli import main
 from omniar.models.ar_model import AutoregressiveModel
 from omniar.models.caption_encoder import CaptionEncoder
 from omniar.pipelines.image import ImagePipeline
@@ -116,13 +117,16 @@ def test_bad_arguments_are_named(pipe, kwargs, match):
         pipe(**kwargs)
 
 
-def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "omniar.cli", *args], capture_output=True, text=True, timeout=300)
-
-
-def test_cli_writes_a_png_grid(saved, tmp_path):
+def test_installed_entry_point_writes_a_png_grid(saved, tmp_path):
+    """The one subprocess test: the `omniar` script pip installed, beside this Python."""
+    script = Path(sys.executable).with_name("omniar")
+    if not script.is_file():
+        pytest.skip(f"no installed omniar script beside {sys.executable}")
     out = tmp_path / "grid.png"
-    result = _cli("generate", "image", "a cat", "--model", str(saved), "--num", "4", "--out", str(out), "--scale", "2")
+    result = subprocess.run(
+        [str(script), "generate", "image", "a cat", "--model", str(saved), "--num", "4", "--out",
+         str(out), "--scale", "2"], capture_output=True, text=True, timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     image = Image.open(out)
     assert image.format == "PNG" and image.size == (64, 64)
@@ -130,13 +134,20 @@ def test_cli_writes_a_png_grid(saved, tmp_path):
     assert stats["samples"] == 4
 
 
-def test_cli_errors_are_one_line(saved, tmp_path):
-    result = _cli("generate", "image", "a cat", "--model", str(saved), "--order", "spiral", "--out", str(tmp_path / "x.png"))
-    assert result.returncode == 2
-    last = result.stderr.strip().splitlines()[-1]
-    assert "Traceback" not in result.stderr and last.startswith("omniar generate: error:") and "order" in last
-    missing = _cli("generate", "image", "a cat", "--model", str(tmp_path / "nothing"))
-    assert missing.returncode == 2 and "not a folder" in missing.stderr
+def _cli(capsys, *args: str) -> tuple[int, str]:
+    """`omniar ARGS` in this process: the exit status and stderr."""
+    code = main(list(args))
+    return code, capsys.readouterr().err
+
+
+def test_cli_errors_are_one_line(saved, tmp_path, capsys):
+    code, err = _cli(capsys, "generate", "image", "a cat", "--model", str(saved), "--order",
+                     "spiral", "--out", str(tmp_path / "x.png"))
+    assert code == 2
+    last = err.strip().splitlines()[-1]
+    assert "Traceback" not in err and last.startswith("omniar generate: error:") and "order" in last
+    code, err = _cli(capsys, "generate", "image", "a cat", "--model", str(tmp_path / "nothing"))
+    assert code == 2 and "not a folder" in err
 
 
 def test_models_with_order_reads_each_model_index(saved, tmp_path, monkeypatch):
@@ -152,16 +163,16 @@ def test_models_with_order_reads_each_model_index(saved, tmp_path, monkeypatch):
     assert shipped == ["tiny-raster"]
 
 
-def test_cli_suggests_a_model_for_an_order_it_lacks(saved, tmp_path):
+def test_cli_suggests_a_model_for_an_order_it_lacks(saved, tmp_path, capsys):
     from omniar.assets import models_with_order
 
     others = models_with_order("next_scale")
     if not others:
         pytest.skip("no embedded next_scale model in assets/")
-    result = _cli("generate", "image", "a cat", "--model", str(saved), "--order", "next_scale",
-                  "--out", str(tmp_path / "x.png"))
-    assert result.returncode == 2
-    last = result.stderr.strip().splitlines()[-1]
+    code, err = _cli(capsys, "generate", "image", "a cat", "--model", str(saved), "--order",
+                     "next_scale", "--out", str(tmp_path / "x.png"))
+    assert code == 2
+    last = err.strip().splitlines()[-1]
     assert "--model" in last and others[0] in last and "['raster']" in last
 
 

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -21,7 +17,6 @@ from omniar.tokenizers.mesh import MeshTokenizer
 from omniar.training.tasks.mesh_ar import PaddedRasterLoss, choose_preset
 
 CLASSES = ["cube", "cone", "lamp"]
-REPO = Path(__file__).resolve().parents[1]
 
 
 def tiny_pipeline() -> MeshPipeline:
@@ -212,12 +207,10 @@ def test_cli_writes_a_glb(pipe, tmp_path, capsys):
     folder = tmp_path / "tiny"
     pipe.save_pretrained(folder)
     out = tmp_path / "cubes.glb"
-    command = [sys.executable, "-m", "omniar.cli", "generate", "mesh", "cube", "--model",
-               str(folder), "--num", "3", "--seed", "1", "--out", str(out)]
-    done = subprocess.run(command, check=False, cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert "wrote" in done.stdout and out.is_file()
+    command = ["generate", "mesh", "cube", "--model", str(folder), "--num", "3", "--seed", "1",
+               "--out", str(out)]
+    assert main(command) == 0, capsys.readouterr().err
+    assert "wrote" in capsys.readouterr().out and out.is_file()
     assert len(trimesh.load(out, force="mesh").faces) > 0
     assert main(["generate", "mesh", "dragon", "--model", str(folder)]) == 2
     assert "dragon" in capsys.readouterr().err
