@@ -121,8 +121,8 @@ def build_setup(
     """Let the recipe's task build its TrainingSetup, applying command-line overrides.
 
     `pipeline_dir` sends a task's finished pipeline there instead of `<output_dir>/pipeline`.
+    The recipe's keys are checked by `load_recipe` (or `check_recipe`), not here.
     """
-    check_recipe(recipe, lambda where: "recipe" + (f" key {'.'.join(where)}" if where else ""))
     recipe = dict(recipe)
     recipe["trainer"] = {
         **recipe["trainer"],
