@@ -3,7 +3,9 @@
 Mixed precision, gradient accumulation, multi-GPU and multi-node come from `accelerate`
 (`accelerate launch -m omniar.cli train RECIPE` scales the same code); the learning-rate schedule
 comes from diffusers' `get_scheduler` and weight EMA from diffusers' `EMAModel`. This module adds
-what those do not: an exactly resumable batch order, atomic checkpoints, metrics as JSON lines.
+what those do not: a bit-identical resume (batches and their augmentation seeded per batch,
+`omniar.training.batches`; the metrics summed since the last log line saved with the checkpoint),
+atomic checkpoints tidied after an interrupted write, metrics as JSON lines.
 """
 
 from __future__ import annotations
