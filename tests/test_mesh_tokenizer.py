@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import trimesh
 
 from omniar.tokenizers.mesh import (
+    DroppedFacesWarning,
+    MeshEncodeReport,
     MeshError,
     MeshTokenizer,
     load_mesh,
@@ -186,12 +190,49 @@ def test_duplicate_degenerate_faces_and_vertices_are_cleaned():
     faces = np.vstack([cube.faces, rolled, [[0, 0, 1]], [[0, 8, 1]]])
     messy = trimesh.Trimesh(vertices, faces, process=False)
     tokenizer = MeshTokenizer()
-    vertices_q, faces_q = tokenizer.canonicalize(messy)
+    with pytest.warns(DroppedFacesWarning, match="kept 12 of 15 faces, dropping 3"):
+        vertices_q, faces_q = tokenizer.canonicalize(messy)
     assert vertices_q.shape == (8, 3) and faces_q.shape == (12, 3)
-    assert tokenizer.encode(messy) == tokenizer.encode(cube)
+    assert tokenizer.encode(messy, dropped_faces="ignore") == tokenizer.encode(cube)
+    assert tokenizer.encode_report(messy) == MeshEncodeReport(15, 12, 2, 1)
     both_windings = trimesh.Trimesh(cube.vertices, np.vstack([cube.faces, cube.faces[:1, ::-1]]),
                                     process=False)
-    assert tokenizer.canonicalize(both_windings)[1].shape == (12, 3)
+    assert tokenizer.canonicalize(both_windings, dropped_faces="ignore")[1].shape == (12, 3)
+
+
+def test_faces_collapsed_by_quantisation_are_counted_warned_or_refused():
+    """A small part next to a large one collapses at 7 bits: half of the faces go."""
+    tiny = trimesh.creation.box(extents=(1e-3, 1e-3, 1e-3))
+    tiny.apply_translation((0.2, 0.2, 0.2))
+    mesh = trimesh.util.concatenate([trimesh.creation.box(), tiny])
+    tokenizer = MeshTokenizer(max_faces=10**6)
+    report = tokenizer.encode_report(mesh, "boxes")
+    assert (report.input_faces, report.kept_faces, report.dropped_faces) == (24, 12, 12)
+    assert report.degenerate_faces == 12 and report.dropped_fraction == 0.5
+    with pytest.warns(DroppedFacesWarning, match="'boxes': 7-bit quantisation kept 12 of 24"):
+        tokenizer.encode(mesh, "boxes")
+    with pytest.raises(MeshError, match=r"dropping 12 \(50.0%: 12 collapsed"):
+        tokenizer.encode(mesh, "boxes", dropped_faces="error")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(tokenizer.encode(mesh, dropped_faces="ignore")) == 9 * 12 + 2
+        tokenizer.encode(trimesh.creation.box())  # nothing dropped: no warning
+    with pytest.raises(ValueError, match="dropped_faces='sometimes'"):
+        tokenizer.encode(mesh, dropped_faces="sometimes")
+    # More bits keep the small part.
+    assert MeshTokenizer(12, max_faces=10**6).encode_report(mesh).dropped_faces == 0
+
+
+@pytest.mark.parametrize("suffix", ["ply", "obj"])
+def test_point_cloud_files_are_named_as_such(tmp_path, suffix):
+    path = tmp_path / f"points.{suffix}"
+    if suffix == "ply":
+        trimesh.PointCloud(np.random.default_rng(0).random((20, 3))).export(path)
+    else:
+        path.write_text("".join(f"v {i} {i * i} {i % 3}\n" for i in range(20)))
+    with pytest.raises(MeshError, match="has 20 vertices and no faces: a point cloud; omniar "
+                                        "meshes need faces"):
+        load_mesh(path)
 
 
 def test_coarser_quantisation_bound():

@@ -16,6 +16,10 @@ too many faces) raise a ``ValueError`` naming the file when accessed, unless
 ``skip_invalid=True``: then every file is checked up front, the bad ones are left out and
 listed in :attr:`MeshFolderDataset.skipped`, and a warning says how many were skipped.
 :meth:`MeshFolderDataset.scan` reports every file without raising.
+
+Faces that the tokenizer's quantisation collapses (or that duplicate others) are dropped; how
+many is counted per file (``MeshFileReport.dropped_faces``, :attr:`MeshFolderDataset.encode_reports`)
+and ``dropped_faces=`` says whether that warns (default), is an error for the file, or passes.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from omniar.data.shapes import MeshCollator
-from omniar.tokenizers.mesh import MESH_FILE_TYPES, MeshTokenizer, load_mesh
+from omniar.tokenizers.mesh import MESH_FILE_TYPES, MeshEncodeReport, MeshTokenizer, load_mesh
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ class MeshFileReport:
     class_name: str
     num_tokens: int | None = None
     problem: str | None = None
+    input_faces: int | None = None
+    dropped_faces: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -72,11 +78,21 @@ class MeshFolderDataset(Dataset):
         root: folder with one subfolder per class.
         tokenizer: the :class:`MeshTokenizer` that encodes each mesh.
         skip_invalid: check every file now and leave out the bad ones (see the module docstring).
+        dropped_faces: "warn", "error" or "ignore" when quantisation drops faces of a file
+            (see :meth:`MeshTokenizer.canonicalize`).
     """
 
-    def __init__(self, root: str | Path, tokenizer: MeshTokenizer, skip_invalid: bool = False):
+    def __init__(
+        self,
+        root: str | Path,
+        tokenizer: MeshTokenizer,
+        skip_invalid: bool = False,
+        dropped_faces: str = "warn",
+    ):
         self.root = Path(root)
         self.tokenizer = tokenizer
+        self.dropped_faces = dropped_faces
+        self.encode_reports: dict[Path, MeshEncodeReport] = {}
         files = find_mesh_files(self.root)
         self.class_names: list[str] = sorted({name for _, name in files})
         self.files = files
@@ -98,7 +114,9 @@ class MeshFolderDataset(Dataset):
 
     def _tokens(self, path: Path) -> list[int]:
         if path not in self._cache:
-            self._cache[path] = self.tokenizer.encode(load_mesh(path), name=str(path))
+            mesh = load_mesh(path)
+            self.encode_reports[path] = self.tokenizer.encode_report(mesh, str(path))
+            self._cache[path] = self.tokenizer.encode(mesh, str(path), self.dropped_faces)
         return self._cache[path]
 
     def scan(self) -> list[MeshFileReport]:
@@ -106,9 +124,13 @@ class MeshFolderDataset(Dataset):
         reports = []
         for path, class_name in tqdm(self.files, desc="checking meshes", leave=False):
             try:
-                reports.append(MeshFileReport(path, class_name, num_tokens=len(self._tokens(path))))
+                tokens = self._tokens(path)
             except ValueError as exc:
                 reports.append(MeshFileReport(path, class_name, problem=str(exc)))
+                continue
+            encoded = self.encode_reports[path]
+            reports.append(MeshFileReport(path, class_name, len(tokens), None,
+                                          encoded.input_faces, encoded.dropped_faces))
         return reports
 
     def __len__(self) -> int:

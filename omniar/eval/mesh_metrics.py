@@ -92,20 +92,26 @@ def tokens_per_face(
 ) -> dict[str, float]:
     """Mean tokens per face (BOS/EOS included) of both serialisations over ``meshes``.
 
-    Faces are counted after the tokenizer's clean-up. ``ratio`` is adjacency / coordinates.
+    Faces are counted after the tokenizer's clean-up. ``ratio`` is adjacency / coordinates;
+    ``dropped_faces`` / ``dropped_fraction``: faces the clean-up removed (collapsed by
+    quantisation or duplicated), out of ``input_faces``.
     """
     coordinates = MeshTokenizer(quantization_bits, "coordinates", max_faces=10**9)
     adjacency = MeshTokenizer(quantization_bits, "adjacency", max_faces=10**9)
-    faces = tokens_c = tokens_a = 0
+    faces = tokens_c = tokens_a = dropped = given = 0
     for index, mesh in enumerate(meshes):
         name = f"meshes[{index}]"
-        faces += len(coordinates.canonicalize(mesh, name)[1])
-        tokens_c += len(coordinates.encode(mesh, name))
-        tokens_a += len(adjacency.encode(mesh, name))
+        report = coordinates.encode_report(mesh, name)
+        faces += report.kept_faces
+        dropped += report.dropped_faces
+        given += report.input_faces
+        tokens_c += len(coordinates.encode(mesh, name, dropped_faces="ignore"))
+        tokens_a += len(adjacency.encode(mesh, name, dropped_faces="ignore"))
     if faces == 0:
         raise ValueError("meshes: need at least one mesh")
     return {"coordinates": tokens_c / faces, "adjacency": tokens_a / faces,
-            "ratio": tokens_a / tokens_c}
+            "ratio": tokens_a / tokens_c, "input_faces": given, "dropped_faces": dropped,
+            "dropped_fraction": dropped / given}
 
 
 def round_trip_error(
@@ -127,7 +133,8 @@ def round_trip_error(
         raise ValueError("meshes: need at least one mesh")
     chamfers, vertex_errors = [], []
     for index, mesh in enumerate(meshes):
-        decoded = tokenizer.decode(tokenizer.encode(mesh, name=f"meshes[{index}]"))
+        tokens = tokenizer.encode(mesh, name=f"meshes[{index}]", dropped_faces="ignore")
+        decoded = tokenizer.decode(tokens)
         normalized, _, _ = normalize_vertices(mesh.vertices)
         distance, nearest = cKDTree(decoded.vertices).query(normalized, p=np.inf)
         vertex_errors.append(float(distance[np.unique(np.asarray(mesh.faces))].max()))

@@ -90,9 +90,12 @@ class EvalReport:
         ]
         return "\n".join(lines)
 
-    def summary(self) -> str:
-        """The table, preceded by what was evaluated on what, and followed by the skipped items."""
-        lines = [f"{self.model} on {self.data}: {self.n} scored", self.table()]
+    def summary(self, columns: Sequence[str] | None = None) -> str:
+        """The table (``columns`` as in :meth:`table`), preceded by what was evaluated on what,
+        and followed by the skipped items."""
+        if columns is not None:
+            columns = [c for c in columns if any(c in row for row in self.groups.values())]
+        lines = [f"{self.model} on {self.data}: {self.n} scored", self.table(columns)]
         if self.skipped:
             lines.append(f"skipped {len(self.skipped)}:")
             lines += [f"  {item['file']}: {item['reason']}" for item in self.skipped]
@@ -100,12 +103,16 @@ class EvalReport:
 
 
 def print_report(
-    report: EvalReport | Mapping[str, Any], out_json: str | Path | None = None, notes: str = ""
+    report: EvalReport | Mapping[str, Any],
+    out_json: str | Path | None = None,
+    notes: str = "",
+    columns: Sequence[str] | None = None,
 ) -> EvalReport:
-    """What every eval command prints: the summary table, ``notes``, and where the JSON went."""
+    """What every eval command prints: the summary table (``columns``: the metrics to show, of
+    those present; default all), ``notes``, and where the JSON went."""
     if not isinstance(report, EvalReport):
         report = EvalReport.from_dict(report)
-    print(report.summary())
+    print(report.summary(columns))
     if notes:
         print(notes.rstrip("\n"))
     if out_json:

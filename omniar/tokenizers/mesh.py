@@ -30,6 +30,11 @@ Serialisations:
   :mod:`omniar.tokenizers.mesh_adjacency`): a neighbouring face that shares an edge with the
   previous face costs only its new vertex (3 tokens, 4 with a PIVOT/BACKTRACK token).
 
+Quantisation can merge vertices of small or thin features and so collapse faces: what
+:meth:`MeshTokenizer.canonicalize` dropped is counted in a :class:`MeshEncodeReport`, and
+``dropped_faces=`` says what to do about it: ``"warn"`` (the default, a
+:class:`DroppedFacesWarning`), ``"error"`` (a :class:`MeshError`) or ``"ignore"``.
+
 Decoding never raises on a bad sequence: invalid tokens, truncated faces, degenerate or
 duplicate faces are dropped and listed in a :class:`MeshDecodeReport`. Decoded meshes live in
 the normalised space (the cube [-0.5, 0.5]^3); the tokenizer does not store the original
@@ -38,6 +43,7 @@ position or size.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,10 +54,12 @@ import trimesh
 from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
 
+from omniar.errors import bad_value
 from omniar.tokenizers.mesh_adjacency import decode_adjacency, encode_adjacency
 
 SERIALIZATIONS = ("coordinates", "adjacency")
 MESH_FILE_TYPES = ("obj", "ply", "stl", "glb", "gltf", "off")
+DROPPED_FACES_POLICIES = ("warn", "error", "ignore")
 
 Coordinate = tuple[int, int, int]
 Triangle = tuple[Coordinate, Coordinate, Coordinate]
@@ -59,6 +67,41 @@ Triangle = tuple[Coordinate, Coordinate, Coordinate]
 
 class MeshError(ValueError):
     """A mesh or mesh file that cannot be tokenised; the message names it and the problem."""
+
+
+class DroppedFacesWarning(UserWarning):
+    """Canonicalisation dropped faces of a mesh (collapsed by quantisation, or duplicates)."""
+
+
+@dataclass(frozen=True)
+class MeshEncodeReport:
+    """What :meth:`MeshTokenizer.canonicalize` dropped from one mesh.
+
+    ``degenerate_faces``: faces whose vertices quantisation merged or made collinear;
+    ``duplicate_faces``: faces with the same three vertices as another (whatever the winding).
+    """
+
+    input_faces: int
+    kept_faces: int
+    degenerate_faces: int
+    duplicate_faces: int
+
+    @property
+    def dropped_faces(self) -> int:
+        return self.degenerate_faces + self.duplicate_faces
+
+    @property
+    def dropped_fraction(self) -> float:
+        return self.dropped_faces / self.input_faces if self.input_faces else 0.0
+
+    def describe(self, name: str | None, bits: int) -> str:
+        """One sentence naming the mesh and what was dropped."""
+        return (
+            f"{_label(name)}: {bits}-bit quantisation kept {self.kept_faces} of "
+            f"{self.input_faces} faces, dropping {self.dropped_faces} "
+            f"({100 * self.dropped_fraction:.1f}%: {self.degenerate_faces} collapsed, "
+            f"{self.duplicate_faces} duplicate)"
+        )
 
 
 @dataclass(frozen=True)
@@ -130,7 +173,7 @@ def validate_mesh(mesh: object, name: str | None = None) -> trimesh.Trimesh:
     faces = np.asarray(mesh.faces)
     if len(faces) == 0:
         if len(vertices):
-            raise MeshError(f"{label}: has {len(vertices)} vertices but no faces (a point cloud)")
+            raise point_cloud_error(label, len(vertices))
         raise MeshError(f"{label}: is empty (no vertices and no faces)")
     if vertices.ndim != 2 or vertices.shape[1] != 3:
         raise MeshError(f"{label}: vertices must have shape (N, 3), got {vertices.shape}")
@@ -145,6 +188,13 @@ def validate_mesh(mesh: object, name: str | None = None) -> trimesh.Trimesh:
             f"found values from {int(faces.min())} to {int(faces.max())}"
         )
     return mesh
+
+
+def point_cloud_error(label: str, num_vertices: int) -> MeshError:
+    """The error for vertices without faces (to be raised)."""
+    return MeshError(
+        f"{label} has {num_vertices} vertices and no faces: a point cloud; omniar meshes need faces"
+    )
 
 
 def normalize_vertices(
@@ -280,43 +330,72 @@ class MeshTokenizer(ModelMixin, ConfigMixin):
         return np.asarray(levels, dtype=np.float64) / (self.num_levels - 1) - 0.5
 
     def canonicalize(
-        self, mesh: trimesh.Trimesh, name: str | None = None
+        self, mesh: trimesh.Trimesh, name: str | None = None, dropped_faces: str = "warn"
     ) -> tuple[np.ndarray, np.ndarray]:
         """Validate, normalise, quantise and sort ``mesh``.
 
         Returns ``(vertices, faces)``: (V, 3) integer levels ordered (z, y, x) and (F, 3)
-        indices, exactly what both serialisations encode. Raises :class:`MeshError`.
+        indices, exactly what both serialisations encode. Raises :class:`MeshError`. When faces
+        are dropped, ``dropped_faces`` decides: "warn" (a :class:`DroppedFacesWarning`), "error"
+        (a :class:`MeshError`) or "ignore"; :meth:`encode_report` counts them.
         """
+        if dropped_faces not in DROPPED_FACES_POLICIES:
+            raise bad_value("dropped_faces", dropped_faces, f"one of {DROPPED_FACES_POLICIES}")
+        vertices, faces, report = self._canonical(mesh, name)
+        if report.dropped_faces:
+            message = report.describe(name, self.config.quantization_bits)
+            if dropped_faces == "error":
+                raise MeshError(f"{message}; use more quantization_bits or pass "
+                                "dropped_faces='warn' or 'ignore' to accept it")
+            if dropped_faces == "warn":
+                warnings.warn(message, DroppedFacesWarning, stacklevel=3)
+        return vertices, faces
+
+    def encode_report(self, mesh: trimesh.Trimesh, name: str | None = None) -> MeshEncodeReport:
+        """How many faces of ``mesh`` canonicalisation keeps and drops (and why); never warns."""
+        return self._canonical(mesh, name)[2]
+
+    def _canonical(
+        self, mesh: trimesh.Trimesh, name: str | None
+    ) -> tuple[np.ndarray, np.ndarray, MeshEncodeReport]:
         validate_mesh(mesh, name)
         normalized, _, _ = normalize_vertices(mesh.vertices, name)
         quantized = self.quantize(normalized[:, ::-1])
         faces = np.asarray(mesh.faces, dtype=np.int64)
-        vertices, faces, _, _ = canonicalize_faces(quantized, faces)
-        if len(faces) == 0:
+        vertices, kept, degenerate, duplicate = canonicalize_faces(quantized, faces)
+        report = MeshEncodeReport(len(faces), len(kept), degenerate, duplicate)
+        if len(kept) == 0:
             raise MeshError(f"{_label(name)}: every face is degenerate after quantisation")
-        if len(faces) > self.config.max_faces:
+        if len(kept) > self.config.max_faces:
             raise MeshError(
-                f"{_label(name)}: has {len(faces)} faces after quantisation, more than "
+                f"{_label(name)}: has {len(kept)} faces after quantisation, more than "
                 f"max_faces={self.config.max_faces}"
             )
-        return vertices, faces
+        return vertices, kept, report
 
-    def canonical_mesh(self, mesh: trimesh.Trimesh, name: str | None = None) -> trimesh.Trimesh:
+    def canonical_mesh(
+        self, mesh: trimesh.Trimesh, name: str | None = None, dropped_faces: str = "warn"
+    ) -> trimesh.Trimesh:
         """The mesh as the tokenizer sees it (normalised, quantised, cleaned), in x, y, z."""
-        vertices, faces = self.canonicalize(mesh, name)
+        vertices, faces = self.canonicalize(mesh, name, dropped_faces)
         return trimesh.Trimesh(self.dequantize(vertices[:, ::-1]), faces, process=False)
 
-    def encode(self, mesh: trimesh.Trimesh, name: str | None = None) -> list[int]:
-        """Token ids of ``mesh`` in the configured serialisation (BOS ... EOS)."""
-        vertices, faces = self.canonicalize(mesh, name)
+    def encode(
+        self, mesh: trimesh.Trimesh, name: str | None = None, dropped_faces: str = "warn"
+    ) -> list[int]:
+        """Token ids of ``mesh`` in the configured serialisation (BOS ... EOS); ``dropped_faces``
+        as in :meth:`canonicalize`."""
+        vertices, faces = self.canonicalize(mesh, name, dropped_faces)
         if self.config.serialization == "adjacency":
             return encode_adjacency(vertices, faces, self.vocab)
         body = vertices[faces].reshape(-1).tolist()
         return [self.vocab.bos, *body, self.vocab.eos]
 
-    def sequence_length(self, mesh: trimesh.Trimesh, name: str | None = None) -> int:
+    def sequence_length(
+        self, mesh: trimesh.Trimesh, name: str | None = None, dropped_faces: str = "warn"
+    ) -> int:
         """Number of tokens :meth:`encode` produces for ``mesh``."""
-        return len(self.encode(mesh, name))
+        return len(self.encode(mesh, name, dropped_faces))
 
     def decode(
         self, tokens: Sequence[int] | np.ndarray | torch.Tensor, return_report: bool = False
@@ -403,6 +482,12 @@ def load_mesh(path: str | Path, file_type: str | None = None) -> trimesh.Trimesh
         mesh = trimesh.load(path, file_type=kind, force="mesh", process=False)
     except Exception as exc:  # trimesh raises many exception types for corrupt files
         raise MeshError(f"{path}: trimesh could not parse it as {kind} ({exc})") from exc
+    if len(mesh.faces) == 0:
+        # force="mesh" turns a point cloud into an empty mesh: count what the file holds.
+        points = trimesh.load(path, file_type=kind, process=False)
+        count = len(getattr(points, "vertices", ()))
+        if count:
+            raise point_cloud_error(str(path), count)
     return validate_mesh(mesh, name=str(path))
 
 

@@ -132,7 +132,7 @@ def build(
     candidates = presets.get("candidates", {"default": {}})
 
     def finalize(trained: torch.nn.Module, output_dir: str) -> None:
-        from omniar.commands.eval_mesh import evaluate_generation
+        from omniar.eval.mesh_generation import evaluate_generation
 
         pipe = MeshPipeline(trained.eval(), tokenizer, class_names=list(SHAPE_CLASSES),
                             sampling_presets=candidates)
