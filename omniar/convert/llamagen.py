@@ -23,6 +23,7 @@ import torch
 
 from omniar.errors import OmniarError
 from omniar.models.ar_model import AutoregressiveModel
+from omniar.samplers.guidance import GuidanceSchedule
 
 # hidden size -> (LlamaGen name, heads, published depth); heads are not visible in the shapes
 GPT_WIDTHS = {
@@ -168,3 +169,17 @@ def load_gpt(state: dict[str, torch.Tensor], path: str | Path) -> tuple[Autoregr
     model = build_model(layout)
     model.load_state_dict(convert_gpt_state(state, layout, str(path)))
     return model.eval(), layout
+
+
+def cfg_interval_schedule(cfg_scale: float, cfg_interval: int, num_tokens: int) -> GuidanceSchedule:
+    """LlamaGen's `cfg_interval` (a token count; -1 = guide every token) as a guidance schedule.
+
+    LlamaGen's loop guides the first token, then decode steps 0..cfg_interval, i.e. tokens
+    0..cfg_interval + 1, and uses the conditional logits alone after that. omniar's "interval"
+    schedule guides steps with step / (num_tokens - 1) <= end, so end = (cfg_interval + 1) /
+    (num_tokens - 1) selects exactly those steps (the same division on both sides).
+    """
+    last = cfg_interval + 1
+    if cfg_interval < 0 or last >= num_tokens - 1:
+        return GuidanceSchedule(scale=cfg_scale)
+    return GuidanceSchedule(scale=cfg_scale, schedule="interval", interval=(0.0, last / (num_tokens - 1)))

@@ -172,8 +172,11 @@ class AutoregressiveModel(ModelMixin, ConfigMixin):
         return pad_text(text_states, text_mask, self.config.text_length)
 
     def new_cache(self, batch_size: int, max_length: int) -> StaticKVCache:
+        """A cache for `max_length` slots, plus `text_length` when the model pads captions itself
+        (a caller sizing the cache by the caption it holds may hold a shorter one)."""
         extra = self.config.vertical_head_layers
-        return self.backbone.new_cache(batch_size, max_length, extra_layers=extra)
+        padding = self.config.text_length or 0
+        return self.backbone.new_cache(batch_size, max_length + padding, extra_layers=extra)
 
     def forward(
         self,
