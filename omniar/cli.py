@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("generate", "train", "eval", "bench", "demo", "list")
+COMMANDS = ("generate", "train", "eval", "bench", "demo", "list", "convert")
 
 
 def build_parser() -> argparse.ArgumentParser:
