@@ -254,8 +254,9 @@ def test_cli_eval_writes_json_and_table(pipe, tmp_path, capsys):
             "--out-md", str(tmp_path / "r.md"), "--device", "cpu"]
     assert cli_main(args) == 0
     results = json.loads((tmp_path / "r.json").read_text())
-    assert results["family"] == "tree" and results["num_generated"] == 4
-    assert 0.0 <= results["vun"] <= 1.0 and results["split"] == "test"
+    overall = results["groups"]["all"]
+    assert results["settings"]["family"] == "tree" and overall["num_generated"] == results["n"] == 4
+    assert 0.0 <= overall["vun"] <= 1.0 and results["settings"]["split"] == "test"
     table = (tmp_path / "r.md").read_text()
     assert "DiGress" in table and "V.U.N." in table and "omniar (pipe)" in table
     assert cli_main([*args[:3], "--data-root", str(tmp_path / "nowhere"), "--family", "tree"]) == 2
@@ -269,7 +270,8 @@ def test_cli_eval_records_the_structure_constraint(pipe, tmp_path):
             "--family", "tree", "--num", "3", "--out-json", str(tmp_path / "r.json"),
             "--out-md", str(tmp_path / "r.md"), "--device", "cpu", "--structure-constraint"]
     assert cli_main(args) == 0
-    assert json.loads((tmp_path / "r.json").read_text())["structure_constraint"] == "planar"
+    settings = json.loads((tmp_path / "r.json").read_text())["settings"]
+    assert settings["structure_constraint"] == "planar"
     assert "planar structure constraint" in (tmp_path / "r.md").read_text()
 
 

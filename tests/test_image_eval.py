@@ -243,11 +243,14 @@ def test_cli_on_a_tiny_saved_pipeline_writes_json(emoji_dir, tmp_path, capsys):
     )
     printed = capsys.readouterr()
     assert code == 0, printed.err
-    assert "top-1" in printed.out and f"wrote {out}" in printed.out
+    assert "fidelity_top1" in printed.out and f"wrote {out}" in printed.out
     results = json.loads(out.read_text())
-    assert results["overall"]["num_images"] == 8 and results["settings"]["model"] == str(folder)
-    assert results["caption_sets"]["train"]["forward_passes_per_image"] == 16
-    assert 0.0 <= results["overall"]["fidelity_top1"] <= results["overall"]["fidelity_top5"] <= 1.0
+    assert set(results) == {"model", "data", "n", "groups", "skipped", "settings", "details"}
+    overall = results["groups"]["all"]
+    assert results["n"] == overall["n"] == 8 and results["model"] == str(folder)
+    assert results["groups"]["train"]["forward_passes_per_image"] == 16
+    assert results["groups"]["heldout"]["n"] == 4 and len(results["details"]["samples"]) == 8
+    assert 0.0 <= overall["fidelity_top1"] <= overall["fidelity_top5"] <= 1.0
     assert (
         main(["eval", "image", str(folder), "--data-root", str(tmp_path / "none"), "--no-fid"]) == 2
     )

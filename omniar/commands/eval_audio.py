@@ -5,13 +5,14 @@ unless overridden, classifier-free guidance included) and reports the digit clas
 accuracy on them per digit and overall (the issue's target: >= 80%), with the clips' mean
 duration, how many ended by themselves before the duration cap, and the decoding speed. With
 `--data` the classifier's accuracy on the real FSDD test takes is measured too, for reference.
-`--png` draws the log-mel spectrogram of the first clip of every digit.
+`--png` draws the log-mel spectrogram of the first clip of every digit. The JSON follows the
+schema every eval command shares (`omniar.eval.report`): groups are the digits, plus the real
+test takes when `--data` is given.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 
 from omniar.commands.eval_audio_codec import default_classifier, write_text
 from omniar.commands.generate_audio import (
@@ -19,6 +20,7 @@ from omniar.commands.generate_audio import (
     load_audio_pipeline,
     sampling_kwargs,
 )
+from omniar.eval.report import EvalReport, print_report
 
 
 def real_accuracy(classifier, data: str) -> dict:
@@ -64,6 +66,29 @@ def generation_table(report: dict) -> str:
     return "\n".join(lines) + "\n" + "\n".join(notes) + "\n"
 
 
+def audio_report(report: dict, data: str | None) -> EvalReport:
+    """`evaluate_generation`'s report in the shared eval schema: one group per digit."""
+    per_digit = report["num_per_class"]
+    groups = {"all": {"n": per_digit * len(report["per_class"]), "accuracy": report["accuracy"],
+                      "mean_duration_s": report["mean_duration_s"],
+                      "ended_fraction": report["ended_fraction"],
+                      "real_time_factor": report["real_time_factor"]}}
+    groups.update({f"digit {name}": {"n": per_digit, "accuracy": accuracy}
+                   for name, accuracy in report["per_class"].items()})
+    if "real_test_accuracy" in report:
+        real = report["real_test_accuracy"]
+        groups["real FSDD takes 0-4"] = {"n": real["num_clips"], "accuracy": real["accuracy"]}
+    settings_keys = ("seed", "sampling", "classifier", "num_per_class")
+    return EvalReport(
+        model=report["model"],
+        data="generated" + (f" (real takes from {data})" if data else ""),
+        n=groups["all"]["n"],
+        groups=groups,
+        settings={key: report[key] for key in settings_keys if key in report},
+        details={"seconds": report["seconds"]},
+    )
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "audio",
@@ -102,7 +127,6 @@ def run(args: argparse.Namespace) -> int:
     if args.data:
         report["real_test_accuracy"] = real_accuracy(classifier, args.data)
     table = generation_table(report)
-    write_text(args.out_json, json.dumps(report, indent=2))
     write_text(args.out_md, table)
     if args.png:
         firsts = range(0, len(out.audios), args.num)
@@ -112,5 +136,5 @@ def run(args: argparse.Namespace) -> int:
             args.png,
             titles=[f"{out.labels[i][0]} ({out.labels[i][1]})" for i in firsts],
         )
-    print(table, end="")
+    print_report(audio_report(report, args.data), args.out_json, table)
     return 0

