@@ -40,7 +40,7 @@ def _read(path: Path, argument: str) -> object:
         with torch.serialization.safe_globals([argparse.Namespace]):
             return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except pickle.UnpicklingError as error:
-        refused = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(error))
+        refused = re.search(r"(?:[Uu]nsupported global:? GLOBAL|unsupported GLOBAL) ([\w.]+)", str(error))
         if refused:
             raise OmniarError(
                 f"{argument} {path}: the file asks to unpickle {refused.group(1)}, which omniar does "
