@@ -66,7 +66,7 @@ class AttentionRecorder:
     def attend(self, module, args):
         _, _, mask, cache, _, slots = args
         record = self.passes[-1]
-        record["mask"] = mask[0, 0].clone()
+        record["mask"] = mask[0, 0] == 0  # the additive float mask: 0 where visible
         record["slots"] = slots[0].tolist()
         record["length"] = int(cache.lengths[0])
         record["cache_valid"] = cache.valid[0, : record["length"]].clone()

@@ -16,14 +16,16 @@ from pathlib import Path
 
 import torch
 
+from omniar.commands.decoding_args import add_dtype_argument, dtype_kwargs
 from omniar.commands.generate_graph import default_device
 from omniar.commands.output_files import check_output_file, prepare_output_file
 
 DEFAULT_MODEL = "fsdd-digits"
 
 
-def load_audio_pipeline(model: str = DEFAULT_MODEL, device: str | None = None):
-    """An `AudioPipeline` from an embedded name or a saved folder, in eval mode on `device`."""
+def load_audio_pipeline(model: str = DEFAULT_MODEL, device: str | None = None, **kwargs):
+    """An `AudioPipeline` from an embedded name or a saved folder, in eval mode on `device`
+    (`kwargs`, e.g. `torch_dtype`, go to `from_pretrained`)."""
     from omniar.loading import resolve_model_folder
     from omniar.pipelines.audio import AudioPipeline
 
@@ -31,7 +33,7 @@ def load_audio_pipeline(model: str = DEFAULT_MODEL, device: str | None = None):
     kind = json.loads((folder / "model_index.json").read_text()).get("_class_name")
     if kind != "AudioPipeline":
         raise ValueError(f"--model {model!r} is a {kind}, not an AudioPipeline")
-    pipe = AudioPipeline.from_pretrained(str(folder))
+    pipe = AudioPipeline.from_pretrained(str(folder), **kwargs)
     pipe.set_progress_bar_config(disable=not sys.stderr.isatty())
     return pipe.to(device or default_device())
 
@@ -100,6 +102,7 @@ def register(subparsers) -> None:
         "which follows the speaker's recordings)",
     )
     add_sampling_arguments(parser)
+    add_dtype_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -108,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.out:
         check_output_file("--out", args.out, (".wav",))
-    pipe = load_audio_pipeline(args.model, args.device)
+    pipe = load_audio_pipeline(args.model, args.device, **dtype_kwargs(args))
     call = {"prompt": args.text, "speaker": args.speaker, "num_audios_per_prompt": args.num,
             "duration_s": args.duration_s, "peak_db": args.peak_db, **sampling_kwargs(args)}
     pipe.check_inputs(**call)

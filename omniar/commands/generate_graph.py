@@ -17,8 +17,10 @@ import torch
 from omniar.commands.decoding_args import (
     SEQUENCE_DECODINGS,
     add_decoding_arguments,
+    add_dtype_argument,
     decoding_options,
     decoding_summary,
+    dtype_kwargs,
 )
 from omniar.commands.output_files import check_output_file, prepare_output_file
 
@@ -32,8 +34,9 @@ def default_device() -> str:
     return "cpu"
 
 
-def load_pipeline(model: str, device: str | None = None):
-    """A `GraphPipeline` from an embedded name or a saved folder, in eval mode on `device`."""
+def load_pipeline(model: str, device: str | None = None, **kwargs):
+    """A `GraphPipeline` from an embedded name or a saved folder, in eval mode on `device`
+    (`kwargs`, e.g. `torch_dtype`, go to `from_pretrained`)."""
     from omniar.loading import resolve_model_folder
     from omniar.pipelines.graph import GraphPipeline
 
@@ -41,7 +44,7 @@ def load_pipeline(model: str, device: str | None = None):
     kind = json.loads((folder / "model_index.json").read_text()).get("_class_name")
     if kind != "GraphPipeline":
         raise ValueError(f"model {model!r} is a {kind}, not a GraphPipeline")
-    pipe = GraphPipeline.from_pretrained(str(folder))
+    pipe = GraphPipeline.from_pretrained(str(folder), **kwargs)
     return pipe.to(device or default_device())
 
 
@@ -88,6 +91,7 @@ def register(subparsers) -> None:
         description="Sample graphs from an embedded or saved GraphPipeline.",
     )
     add_sampling_arguments(parser)
+    add_dtype_argument(parser)
     parser.add_argument("--num", type=int, default=16,
                         help="number of graphs (num_graphs; default 16)")
     parser.add_argument("--out", help="write the graphs here as JSON lines, FILE.jsonl "
@@ -101,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
 
     out_file = check_output_file("--out", args.out, (".jsonl",)) if args.out else None
     png = check_output_file("--png", args.png, (".png",)) if args.png else None
-    pipe = load_pipeline(args.model, args.device)
+    pipe = load_pipeline(args.model, args.device, **dtype_kwargs(args))
     pipe.check_inputs(**sampling_call(args, args.num))
     pipe.set_progress_bar_config(disable=not sys.stderr.isatty())
     out = sample_graphs(pipe, args, args.num)

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from omniar.commands.decoding_args import add_decoding_arguments, decoding_options, decoding_summary
+from omniar.commands.decoding_args import (
+    add_decoding_arguments,
+    add_dtype_argument,
+    decoding_options,
+    decoding_summary,
+    dtype_kwargs,
+)
 from omniar.commands.output_files import check_output_file, prepare_output_file
 from omniar.errors import OmniarError
 from omniar.pipelines.input_checks import check_count
@@ -35,6 +41,7 @@ def register(subparsers) -> None:
     parser.add_argument("--preset", help="named sampling preset of the model")
     parser.add_argument("--scale", type=int, default=8, help="upscaling factor of the PNG (default 8)")
     parser.add_argument("--device", help="cpu, cuda, mps (default cpu)")
+    add_dtype_argument(parser)
     parser.add_argument("--out", default="omniar_image.png",
                         help="output PNG (default omniar_image.png); missing folders are created")
     parser.set_defaults(run=run)
@@ -50,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     out = check_output_file("--out", args.out, (".png",))
     check_count("--scale", args.scale)
     options = decoding_options(args)
-    pipe = load(args.model, device=args.device)
+    pipe = load(args.model, device=args.device, **dtype_kwargs(args))
     others = models_with_order(args.order) if args.order not in (None, *pipe.config.orders) else []
     if others:
         raise OmniarError(f"--order {args.order}: {args.model} generates with {pipe.config.orders}; "

@@ -17,8 +17,10 @@ from omniar.assets import asset_path
 from omniar.commands.decoding_args import (
     SEQUENCE_DECODINGS,
     add_decoding_arguments,
+    add_dtype_argument,
     decoding_options,
     decoding_summary,
+    dtype_kwargs,
 )
 from omniar.commands.output_files import check_output_file, prepare_output_file
 from omniar.pipelines.mesh import EXPORT_TYPES, MeshPipeline, MeshSampleReport, export_meshes
@@ -27,8 +29,9 @@ from omniar.pipelines.mesh_grammar import GRAMMAR_LEVELS
 DEFAULT_MODEL = "shapes-mesh"
 
 
-def load_mesh_pipeline(model: str = DEFAULT_MODEL, device: str = "auto") -> MeshPipeline:
-    """A `MeshPipeline` from an embedded model name or a saved pipeline folder."""
+def load_mesh_pipeline(model: str = DEFAULT_MODEL, device: str = "auto", **kwargs) -> MeshPipeline:
+    """A `MeshPipeline` from an embedded model name or a saved pipeline folder (`kwargs`, e.g.
+    `torch_dtype`, go to `from_pretrained`)."""
     folder = Path(model)
     if not (folder / "model_index.json").is_file():
         if folder.exists() or "/" in model:
@@ -37,7 +40,7 @@ def load_mesh_pipeline(model: str = DEFAULT_MODEL, device: str = "auto") -> Mesh
         folder = asset_path(model)
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    pipe = MeshPipeline.from_pretrained(str(folder))
+    pipe = MeshPipeline.from_pretrained(str(folder), **kwargs)
     pipe.transformer.eval()
     return pipe.to(device)
 
@@ -98,6 +101,7 @@ def register(subparsers) -> None:
                         help="write each mesh to its own numbered file instead of side by side")
     parser.add_argument("--png", help="also write a PNG preview (needs matplotlib)")
     add_sampling_arguments(parser)
+    add_dtype_argument(parser)
     parser.set_defaults(run=run)
 
 
@@ -105,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     suffixes = tuple(f".{kind}" for kind in EXPORT_TYPES)
     out = check_output_file("--out", args.out or f"{args.class_name}.glb", suffixes)
     png = check_output_file("--png", args.png, (".png",)) if args.png else None
-    pipe = load_mesh_pipeline(args.model, args.device)
+    pipe = load_mesh_pipeline(args.model, args.device, **dtype_kwargs(args))
     call = {"class_labels": [args.class_name], "num_meshes": args.num, **sampling_kwargs(args)}
     pipe.check_inputs(**call)
     numbered = [out.with_name(f"{out.stem}_{i}{out.suffix}") for i in range(args.num)]

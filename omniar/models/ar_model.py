@@ -128,7 +128,8 @@ class AutoregressiveModel(ModelMixin, ConfigMixin):
             raise ValueError(f"tokens must have shape (batch, steps, {k}), got {tuple(tokens.shape)}")
         if k == 1 and tokens.ndim != 2:
             raise ValueError(f"tokens must have shape (batch, steps), got {tuple(tokens.shape)}")
-        if tokens.numel() and (tokens.min() < 0 or tokens.max() >= self.config.vocab_size):
+        checked = tokens.numel() and not torch.compiler.is_compiling()  # a check reads ids on the host
+        if checked and (tokens.min() < 0 or tokens.max() >= self.config.vocab_size):
             raise ValueError(
                 f"token ids must be in [0, {self.config.vocab_size}), got range "
                 f"[{int(tokens.min())}, {int(tokens.max())}]"
@@ -171,12 +172,14 @@ class AutoregressiveModel(ModelMixin, ConfigMixin):
         """Captions padded to the model's `text_length` (unchanged when it has none)."""
         return pad_text(text_states, text_mask, self.config.text_length)
 
-    def new_cache(self, batch_size: int, max_length: int) -> StaticKVCache:
+    def new_cache(self, batch_size: int, max_length: int, fixed_shape: bool = False) -> StaticKVCache:
         """A cache for `max_length` slots, plus `text_length` when the model pads captions itself
-        (a caller sizing the cache by the caption it holds may hold a shorter one)."""
+        (a caller sizing the cache by the caption it holds may hold a shorter one).
+        `fixed_shape`: attention reads every slot (see `StaticKVCache`), for compiled steps."""
         extra = self.config.vertical_head_layers
         padding = self.config.text_length or 0
-        return self.backbone.new_cache(batch_size, max_length + padding, extra_layers=extra)
+        return self.backbone.new_cache(batch_size, max_length + padding, extra_layers=extra,
+                                       fixed_shape=fixed_shape)
 
     def forward(
         self,
@@ -252,7 +255,7 @@ class AutoregressiveModel(ModelMixin, ConfigMixin):
         if self.config.adaln and adaln_cond is None:
             raise ValueError("AdaLN models need the condition: feed the prefix or pass adaln_cond")
         hidden, context = self.backbone(
-            embeds, position_ids.to(embeds.dtype), ranks=ranks, valid=valid, cache=cache,
+            embeds, position_ids.float(), ranks=ranks, valid=valid, cache=cache,
             adaln_cond=adaln_cond if self.config.adaln else None, return_context=True,
             zero_rotation=zero_rotation,
         )

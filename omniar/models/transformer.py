@@ -17,7 +17,7 @@ from diffusers.configuration_utils import register_to_config
 from timm.layers import SwiGLU
 from torch import nn
 
-from omniar.models.attention_mask import causal_ranks, rank_visibility_mask
+from omniar.models.attention_mask import additive_mask, causal_ranks, rank_visibility_mask
 from omniar.models.kv_cache import StaticKVCache
 from omniar.models.rope import AxialRotaryEmbedding, apply_rotary
 
@@ -177,15 +177,17 @@ class Transformer(ModelMixin, ConfigMixin):
         return block
 
     def new_cache(self, batch_size: int, max_length: int, device=None, dtype=None,
-                  extra_layers: int = 0) -> StaticKVCache:
+                  extra_layers: int = 0, fixed_shape: bool = False) -> StaticKVCache:
         """A cache sized for `batch_size` sequences of up to `max_length` tokens.
 
-        `extra_layers` adds cache layers for side-branch blocks run through `BlockContext.run`.
+        `extra_layers` adds cache layers for side-branch blocks run through `BlockContext.run`;
+        `fixed_shape` makes attention read every slot (one shape per step size, for compiling).
         """
         param = next(self.parameters())
         return StaticKVCache(
             len(self.blocks) + extra_layers, batch_size, self.num_kv_heads, self.head_dim,
             max_length, device=device or param.device, dtype=dtype or param.dtype,
+            fixed_shape=fixed_shape,
         )
 
     def _check(self, inputs_embeds, position_ids, ranks, valid, adaln_cond):
@@ -247,7 +249,7 @@ class Transformer(ModelMixin, ConfigMixin):
             if cache.batch_size != batch:
                 raise ValueError(f"cache was built for batch {cache.batch_size}, got inputs of batch {batch}")
             slots = cache.append(ranks, valid)
-            key_ranks, key_valid = cache.ranks[:, : cache.used_length()], cache.valid[:, : cache.used_length()]
+            key_ranks, key_valid = cache.key_layout()
         else:
             slots = torch.arange(length, device=device).expand(batch, length)
             key_ranks, key_valid = ranks, valid
@@ -259,6 +261,8 @@ class Transformer(ModelMixin, ConfigMixin):
                 f"attention_mask must have shape (batch={batch}, 1 or heads, {length}, "
                 f"{key_ranks.shape[1]}), got {tuple(attention_mask.shape)}"
             )
+        if attention_mask.dtype == torch.bool:
+            attention_mask = additive_mask(attention_mask, inputs_embeds.dtype)
         context = BlockContext(self._rotation(position_ids, zero_rotation), attention_mask, cache,
                                slots if cache is not None else None, adaln_cond)
         hidden = self.norm(context.run(self.blocks, inputs_embeds))

@@ -15,9 +15,10 @@ import torch
 from diffusers import DiffusionPipeline
 from diffusers.utils import BaseOutput
 
-from omniar.errors import OmniarError, check_known_keys, did_you_mean
+from omniar.errors import OmniarError, bad_value, check_known_keys, did_you_mean
 from omniar.modalities import component_modules
 from omniar.orders.base import Order
+from omniar.pipelines.dtypes import component_dtypes
 from omniar.pipelines.input_checks import check_count, check_decoding, check_generator
 from omniar.samplers.condition import Condition
 from omniar.samplers.decode import DecodeStats, StopCondition
@@ -83,13 +84,33 @@ class AutoregressivePipeline(DiffusionPipeline):
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, **kwargs: Any):
-        """Load a saved pipeline (components in eval mode); see `omniar.load` for embedded names."""
+        """Load a saved pipeline (components in eval mode); see `omniar.load` for embedded names.
+
+        `torch_dtype` (or diffusers' `dtype`), e.g. `torch.bfloat16`, runs the transformer in that
+        precision and keeps the tokenizers and encoders in float32; a dict sets each component's
+        (see `omniar.pipelines.dtypes`). `compile=True` sets `compile_decoding` (below).
+        """
+        compile_decoding = kwargs.pop("compile", False)
+        if not isinstance(compile_decoding, bool):
+            raise bad_value("compile", compile_decoding, "True or False")
+        given = {name: kwargs.pop(name) for name in ("torch_dtype", "dtype") if kwargs.get(name) is not None}
+        if len(given) > 1:
+            raise OmniarError("pass torch_dtype or dtype, not both")
+        for name, value in given.items():
+            kwargs["dtype"] = component_dtypes(value, name)
         import_component_modules(pretrained_model_name_or_path)
         pipeline = super().from_pretrained(pretrained_model_name_or_path, **kwargs)
         for component in pipeline.components.values():
             if isinstance(component, torch.nn.Module):
                 component.eval()
+        pipeline.compile_decoding = compile_decoding
         return pipeline
+
+    compile_decoding: bool = False
+    """Run the decode steps through `torch.compile` (fullgraph, one graph per step size; CUDA
+    graphs on CUDA): the first call compiles, later ones reuse the graphs. Constrained decoding
+    (grammar masks) stays eager. Eager is the default: see benchmarks/results/decode_speed_cpu.md
+    for where compiling pays off."""
 
     def resolve_sampling(self, preset: str | None = None, **explicit: Any) -> tuple[SamplingConfig, GuidanceSchedule, dict]:
         """The sampling settings of a call: `preset`'s (else "default"'s), overridden by the
@@ -177,7 +198,8 @@ class AutoregressivePipeline(DiffusionPipeline):
                 tokens, stats = decode(
                     model, order, part, sampling, guidance,
                     generator=generator[chunk.start] if per_sample else generator, context=context,
-                    on_step=on_step, stop=stop, **(decoding_options or {}),
+                    on_step=on_step, stop=stop, compile=self.compile_decoding,
+                    **(decoding_options or {}),
                 )
                 results.append(tokens)
                 parts.append(stats)

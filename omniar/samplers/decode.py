@@ -11,6 +11,7 @@ import torch
 
 from omniar.models.ar_model import AutoregressiveModel
 from omniar.orders.base import Order
+from omniar.samplers.compiled_step import compiled_step
 from omniar.samplers.condition import Condition
 from omniar.samplers.guidance import GuidanceSchedule, guide
 from omniar.samplers.processors import SamplingConfig, sample
@@ -49,14 +50,19 @@ class DecodingState:
     """The cache, tokens and guidance bookkeeping shared by every decoding strategy."""
 
     def __init__(self, model: AutoregressiveModel, order: Order, condition: Condition,
-                 guidance: GuidanceSchedule, extra_slots: int = 0):
+                 guidance: GuidanceSchedule, extra_slots: int = 0, compile: bool = False):
         self.model, self.order, self.condition, self.guidance = model, order, condition, guidance
         self.guided = guidance.enabled
         self.batch = condition.batch_size
         device = model.device
         rows = 2 * self.batch if self.guided else self.batch
         length = condition.prefix_length + len(order.plan.feed_indices) + extra_slots
-        self.cache = model.new_cache(rows, length)
+        # Wrapped models (grammar constraints) run host code per step: they stay eager.
+        self.step = compiled_step(model) if compile and isinstance(model, AutoregressiveModel) else None
+        if self.step is not None:
+            self.cache = model.new_cache(rows, length, fixed_shape=True)
+        else:
+            self.cache = model.new_cache(rows, length)
         shape = (self.batch, order.num_tokens)
         if model.config.num_codebooks > 1:
             shape += (model.config.num_codebooks,)
@@ -76,7 +82,11 @@ class DecodingState:
         return output
 
     def run(self, inputs: dict[str, Any]):
-        output = self.model(**inputs, cache=self.cache, adaln_cond=self.adaln_cond)
+        """One forward pass of `inputs` after what the cache holds (compiled if asked)."""
+        if self.step is not None:
+            output = self.step(self.model, self.cache, inputs, self.adaln_cond)
+        else:
+            output = self.model(**inputs, cache=self.cache, adaln_cond=self.adaln_cond)
         self.forward_passes += 1
         return output
 
@@ -99,15 +109,17 @@ def decode_sequential(
     context: Any = None,
     on_step: StepCallback | None = None,
     stop: StopCondition | None = None,
+    compile: bool = False,
 ) -> tuple[torch.Tensor, DecodeStats]:
     """Generate all tokens of `order` for each sample, one schedule step per forward pass.
 
     Returns tokens (B, N) or (B, N, K) and the decoding stats. `context` is handed to the order's
     feed (next-scale orders need the tokenizer there). With `stop`, variable-length sequences
-    end at their end-of-sequence token and decoding ends once every sample has.
+    end at their end-of-sequence token and decoding ends once every sample has. `compile` runs
+    the steps after the prefill through `torch.compile` (`omniar.samplers.compiled_step`).
     """
     start = time.perf_counter()
-    state = DecodingState(model, order, condition, guidance)
+    state = DecodingState(model, order, condition, guidance, compile=compile)
     output = state.prefill()
     produced = 0
     for index, step in enumerate(order.steps):

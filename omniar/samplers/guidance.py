@@ -66,6 +66,9 @@ class GuidanceSchedule:
         return 1.0 + (self.scale - 1.0) * (1.0 - math.cos(math.pi * t**self.power)) / 2.0
 
 
-def guide(cond_logits: torch.Tensor, uncond_logits: torch.Tensor, scale: float) -> torch.Tensor:
-    """Classifier-free guidance on logits."""
+def guide(cond_logits: torch.Tensor, uncond_logits: torch.Tensor, scale: float | torch.Tensor
+          ) -> torch.Tensor:
+    """Classifier-free guidance on logits, in float32 (a bf16 model's logits are upcast first:
+    the difference of two close bf16 logits times a scale of 5-10 would amplify their rounding)."""
+    cond_logits, uncond_logits = cond_logits.float(), uncond_logits.float()
     return uncond_logits + scale * (cond_logits - uncond_logits)

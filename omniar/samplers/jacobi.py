@@ -245,14 +245,14 @@ class _JacobiRun:
         if not self.state.guided:
             return cond
         uncond = output.logits[self.rows + self.batch, slot]
-        scale = self.scales[layout.step_of_gen[clamped]].to(cond.dtype)
+        scale = self.scales[layout.step_of_gen[clamped]]
         return guide(cond, uncond, scale.view(*scale.shape, *([1] * (cond.ndim - 2))))
 
     def _logits_by_step(self, output: ARModelOutput, end: torch.Tensor, base: int) -> torch.Tensor:
         """Orders with their own `step_logits`: call it per step on exactly that step's slots."""
         layout, state = self.layout, self.state
         shape = (self.batch, layout.target_width, *output.logits.shape[2:])
-        logits = output.logits.new_zeros(shape)
+        logits = output.logits.new_zeros(shape, dtype=torch.float32)
         for step in range(int(self.frontier.min()), int(end.max())):
             rows = ((self.frontier <= step) & (step < end)).nonzero().flatten()
             if not len(rows):
@@ -370,6 +370,7 @@ def decode_jacobi(
     context: Any = None,
     on_step: StepCallback | None = None,
     stop: StopCondition | None = None,
+    compile: bool = False,
     window: int = 16,
     init: str = "random",
     max_iterations: int | None = None,
@@ -395,7 +396,8 @@ def decode_jacobi(
         raise ValueError(f"max_iterations must be None or an integer >= 0, got {max_iterations!r}")
     start = time.perf_counter()
     layout = JacobiLayout(order, window).to(model.device)
-    state = DecodingState(model, order, condition, guidance, extra_slots=layout.feed_width)
+    state = DecodingState(model, order, condition, guidance, extra_slots=layout.feed_width,
+                          compile=compile)
     run = _JacobiRun(state, layout, sampling, generator, context, stop, init)
     num_steps = layout.num_steps
     reported = 0

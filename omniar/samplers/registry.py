@@ -1,7 +1,7 @@
 """Decoding strategies by name: `decoding="sequential"` and the parallel decoders.
 
 A decoder is a function `(model, order, condition, sampling, guidance, generator, context,
-on_step, stop, **options)`; its options (jacobi's `window`, `init`, ...) are the keyword
+on_step, stop, compile, **options)`; its options (jacobi's `window`, `init`, ...) are the keyword
 arguments after those, read from its signature by `decoder_options`.
 """
 
@@ -25,7 +25,7 @@ DECODERS: dict[str, Callable] = {
 SEQUENCE_DECODINGS = ("sequential", "jacobi")
 # The arguments every decoder takes; what follows them in a signature is an option.
 DECODER_ARGUMENTS = ("model", "order", "condition", "sampling", "guidance", "generator", "context",
-                     "on_step", "stop")
+                     "on_step", "stop", "compile")
 
 
 def get_decoder(name: str) -> Callable:

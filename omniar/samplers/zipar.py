@@ -129,6 +129,7 @@ def decode_zipar(
     context: Any = None,
     on_step: StepCallback | None = None,
     stop: StopCondition | None = None,
+    compile: bool = False,
     window: int | None = None,
 ) -> tuple[torch.Tensor, DecodeStats]:
     """Generate a 2D raster grid with ZipAR (see the module doc).
@@ -151,7 +152,7 @@ def decode_zipar(
                          f"got {window!r}")
     window = min(window, cols)
     start = time.perf_counter()
-    state = DecodingState(model, order, condition, guidance, extra_slots=rows)
+    state = DecodingState(model, order, condition, guidance, extra_slots=rows, compile=compile)
     output = state.prefill()
     logits = state.guided_logits(order.step_logits(output.logits, 0, output), 0)
     state.tokens[:, order.steps[0].targets.to(state.device)] = sample(logits, sampling, generator)
@@ -199,5 +200,5 @@ def _guided(state: DecodingState, logits: torch.Tensor, steps: list[int]) -> tor
     num_steps = state.order.num_steps
     scales = [state.guidance.scale_at(step, num_steps) for step in steps]
     scales = torch.tensor(scales, device=logits.device)
-    scales = scales.to(logits.dtype).view(1, -1, *([1] * (logits.ndim - 2)))
+    scales = scales.view(1, -1, *([1] * (logits.ndim - 2)))
     return guide(logits[: state.batch], logits[state.batch:], scales)
