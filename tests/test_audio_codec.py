@@ -148,7 +148,11 @@ def test_save_and_load_round_trip(codec: AudioCodecTokenizer, tmp_path: Path) ->
 
 
 def test_overfit_tone_round_trip(one_thread) -> None:
-    """A tiny codec trained for 150 steps on one tone reconstructs it (SI-SNR >> untrained)."""
+    """A tiny codec trained for 250 steps on one tone reconstructs it (SI-SNR >> untrained).
+
+    250, not 150: around step 150 the codec is mid-way from noise to the tone and its mel
+    distance swings above the untrained one on some torch builds (2.14: 26.2 vs 22.1).
+    """
     torch.manual_seed(0)
     codec = AudioCodecTokenizer(
         channels=8,
@@ -169,7 +173,7 @@ def test_overfit_tone_round_trip(one_thread) -> None:
 
     snr_before, mel_before = quality()
     codec.train()
-    for _ in range(150):
+    for _ in range(250):
         out = codec(target)
         loss = mel_loss(out.audio, target) + F.l1_loss(out.audio, target)
         loss = loss + 0.25 * out.commitment_loss
