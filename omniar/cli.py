@@ -41,6 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     unwritable files, unknown keys) print `omniar COMMAND: error: MESSAGE` and return 2."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not sys.stderr.isatty():
+        # diffusers' "Loading pipeline components" bar would precede an error line in logs and
+        # pipes; generation keeps its own progress bar (the pipeline's, not diffusers' logging).
+        from diffusers.utils import logging as diffusers_logging
+
+        diffusers_logging.disable_progress_bar()
     try:
         return int(args.run(args) or 0)
     except (ValueError, OSError, KeyError) as error:
