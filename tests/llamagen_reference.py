@@ -11,12 +11,12 @@ import math
 
 import torch
 import torch.nn.functional as F
+from vqgan_reference import conv as _conv
+from vqgan_reference import norm_act as _norm_act
+from vqgan_reference import random_tensor as _random
+from vqgan_reference import resnet as _res
 
 GPT_B = dict(dim=768, heads=12, inter=2048, vocab=16384)
-
-
-def _random(generator: torch.Generator, *shape: int, std: float = 0.05) -> torch.Tensor:
-    return torch.randn(*shape, generator=generator) * std
 
 
 def gpt_state(kind: str = "c2i", layers: int = 1, seed: int = 0, caption_dim: int = 2048,
@@ -184,25 +184,6 @@ def vq_state(seed: int = 0, ch: int = 32, ch_mult: tuple[int, ...] = (1, 1, 2), 
     state["quantize.embedding.weight"] = torch.randn(codebook_size, codebook_dim, generator=g)
     state["quantize.codebook_used"] = torch.zeros(65536)
     return state
-
-
-def _conv(state: dict, x: torch.Tensor, name: str, stride: int = 1) -> torch.Tensor:
-    weight = state[name + ".weight"]
-    padding = weight.shape[-1] // 2 if stride == 1 else 0
-    return F.conv2d(x, weight, state[name + ".bias"], stride=stride, padding=padding)
-
-
-def _norm_act(state: dict, x: torch.Tensor, name: str, act: bool = True) -> torch.Tensor:
-    x = F.group_norm(x, 32, state[name + ".weight"], state[name + ".bias"], eps=1e-6)
-    return F.silu(x) if act else x
-
-
-def _res(state: dict, x: torch.Tensor, name: str) -> torch.Tensor:
-    h = _conv(state, _norm_act(state, x, name + ".norm1"), name + ".conv1")
-    h = _conv(state, _norm_act(state, h, name + ".norm2"), name + ".conv2")
-    if name + ".nin_shortcut.weight" in state:
-        x = _conv(state, x, name + ".nin_shortcut")
-    return x + h
 
 
 def _attn(state: dict, x: torch.Tensor, name: str) -> torch.Tensor:

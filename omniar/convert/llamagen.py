@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from omniar.convert.state_keys import check_keys
 from omniar.errors import OmniarError
 from omniar.models.ar_model import AutoregressiveModel
 from omniar.samplers.guidance import GuidanceSchedule
@@ -151,12 +152,7 @@ def convert_gpt_state(state: dict[str, torch.Tensor], layout: GPTLayout, path: s
     direct = {**TOP_KEYS, **CONDITION_KEYS[layout.condition]}
     expected = set(direct) | {f"layers.{i}.{key}" for i in range(layout.num_layers) for key in LAYER_SOURCE_KEYS}
     present = {key for key in state if not IGNORED.search(key)}
-    missing, unknown = sorted(expected - present), sorted(present - expected)
-    if missing or unknown:
-        parts = [f"missing {missing[:6]}" if missing else "", f"unknown {unknown[:6]}" if unknown else ""]
-        raise OmniarError(
-            f"--gpt {path}: not the LlamaGen {layout.description} layout: " + "; ".join(p for p in parts if p)
-        )
+    check_keys(expected, present, "--gpt", path, f"LlamaGen {layout.description}")
     converted = {target: state[source] for source, target in direct.items()}
     for index in range(layout.num_layers):
         converted.update(_layer_weights(state, layout, index))

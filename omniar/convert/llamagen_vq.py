@@ -18,15 +18,14 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from omniar.convert.state_keys import check_keys
+from omniar.convert.vqgan_layout import ATTN_PARTS, RES_PARTS, codebook_buffers
 from omniar.errors import OmniarError
 from omniar.tokenizers.image_vq import ImageVQTokenizer
 
 GPT_MARKER = "tok_embeddings.weight"
 IGNORED = re.compile(r"^quantize\.codebook_used$")
 LEVEL = re.compile(r"^encoder\.conv_blocks\.(\d+)\.")
-RES_PARTS = {"norm1": "norm1", "conv1": "conv1", "norm2": "norm2", "conv2": "conv2",
-             "nin_shortcut": "conv_shortcut"}
-ATTN_PARTS = {"norm": "group_norm", "q": "to_q", "k": "to_k", "v": "to_v", "proj_out": "to_out.0"}
 QUANTIZER = "latent_quantizer.quantizer."
 
 
@@ -129,14 +128,8 @@ def convert_vq_state(state: dict[str, torch.Tensor], tokenizer: ImageVQTokenizer
                 value = state[f"{source}.{leaf}"]
                 converted[QUANTIZER + f"{target}.{leaf}"] = value.flatten(1) if leaf == "weight" else value
     codebook = F.normalize(state["quantize.embedding.weight"].float(), dim=-1)
-    converted[QUANTIZER + "_codebook.embed"] = codebook[None]
-    converted[QUANTIZER + "_codebook.embed_avg"] = codebook[None].clone()
-    converted[QUANTIZER + "_codebook.cluster_size"] = torch.ones(1, codebook.shape[0])
-    converted[QUANTIZER + "_codebook.initted"] = ours[QUANTIZER + "_codebook.initted"].clone().fill_(True)
-    missing = sorted(set(ours) - set(converted))
-    if unknown or missing:
-        parts = [f"missing {missing[:6]}" if missing else "", f"unknown {sorted(unknown)[:6]}" if unknown else ""]
-        raise OmniarError(f"--vq {path}: not the LlamaGen VQ layout: " + "; ".join(p for p in parts if p))
+    converted.update(codebook_buffers(codebook, ours, QUANTIZER))
+    check_keys(ours, set(converted) | set(unknown), "--vq", path, "LlamaGen VQ")
     return {key: value.float().contiguous() if value.is_floating_point() else value
             for key, value in converted.items()}
 

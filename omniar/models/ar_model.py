@@ -54,6 +54,11 @@ class AutoregressiveModel(ModelMixin, ConfigMixin):
     condition tokens at coordinate 0; "zero": cos = sin = 0 there, so their queries and keys are
     zero, as LlamaGen does), `text_projection` ("linear" or LlamaGen's "mlp") and `text_length`
     (captions padded to this many tokens, with a fixed null caption of that length for CFG).
+    VAR (`omniar.convert.var`) sets the layer choices of `omniar.models.layer_variant`
+    (`norm_type`, `mlp_type`, `attention_type`, `bias`, `adaln_shared`; `bias` also gives the
+    heads a bias), `adaln_head`, `rope=False` and `position_embeddings`: a learned table of that
+    many absolute positions, row `position_index` added to each fed slot's input (orders that
+    feed `position_index`, e.g. next-scale, say which row); every prefix slot gets row 0.
     """
 
     @register_to_config
@@ -80,6 +85,14 @@ class AutoregressiveModel(ModelMixin, ConfigMixin):
         prefix_rotation: str = "identity",
         text_projection: str = "linear",
         text_length: int | None = None,
+        norm_type: str = "rms",
+        mlp_type: str = "swiglu",
+        attention_type: str = "dot_product",
+        bias: bool = False,
+        rope: bool = True,
+        adaln_head: bool = False,
+        adaln_shared: bool = False,
+        position_embeddings: int = 0,
     ):
         super().__init__()
         if condition not in CONDITIONS:
@@ -103,10 +116,18 @@ class AutoregressiveModel(ModelMixin, ConfigMixin):
             hidden_size=hidden_size, num_layers=num_layers, num_heads=num_heads,
             num_kv_heads=num_kv_heads, intermediate_size=intermediate_size, rope_axes=rope_axes,
             rope_theta=rope_theta, qk_norm=qk_norm, adaln_dim=hidden_size if adaln else None,
-            norm_eps=norm_eps, dropout=dropout,
+            norm_eps=norm_eps, dropout=dropout, norm_type=norm_type, mlp_type=mlp_type,
+            attention_type=attention_type, bias=bias, rope=rope, adaln_head=adaln_head,
+            adaln_shared=adaln_shared,
         )
-        self.head = nn.Linear(hidden_size, num_codebooks * vocab_size, bias=False)
+        self.position_embed = None
+        if position_embeddings:
+            self.position_embed = nn.Embedding(position_embeddings, hidden_size)
+            nn.init.normal_(self.position_embed.weight, std=0.02)
+        self.head = nn.Linear(hidden_size, num_codebooks * vocab_size, bias=bias)
         nn.init.normal_(self.head.weight, std=0.02)
+        if bias:
+            nn.init.zeros_(self.head.bias)
         if vertical_head_layers < 0:
             raise ValueError(f"vertical_head_layers must be >= 0, got {vertical_head_layers}")
         self.vertical_blocks = self.vertical_norm = self.vertical_head = None
@@ -115,7 +136,7 @@ class AutoregressiveModel(ModelMixin, ConfigMixin):
                 self.backbone.make_block() for _ in range(vertical_head_layers)
             )
             self.vertical_norm = nn.RMSNorm(hidden_size, eps=self.backbone.config.norm_eps)
-            self.vertical_head = nn.Linear(hidden_size, num_codebooks * vocab_size, bias=False)
+            self.vertical_head = nn.Linear(hidden_size, num_codebooks * vocab_size, bias=bias)
             nn.init.normal_(self.vertical_head.weight, std=0.02)
         self.register_buffer(
             "codebook_offsets", torch.arange(num_codebooks) * vocab_size, persistent=False
@@ -181,6 +202,16 @@ class AutoregressiveModel(ModelMixin, ConfigMixin):
         return self.backbone.new_cache(batch_size, max_length + padding, extra_layers=extra,
                                        fixed_shape=fixed_shape)
 
+    def _absolute_positions(self, position_index: torch.Tensor | None, batch: int, length: int
+                            ) -> torch.Tensor:
+        """Rows of the learned position table for (B, T) fed slots."""
+        if position_index is None:
+            raise ValueError("this model has learned absolute positions: the order must feed "
+                             "position_index with the tokens or features")
+        if tuple(position_index.shape) != (batch, length):
+            raise ValueError(f"position_index must have shape {(batch, length)}, got {tuple(position_index.shape)}")
+        return self.position_embed(position_index.to(self.position_embed.weight.device))
+
     def forward(
         self,
         tokens: torch.Tensor | None = None,
@@ -197,6 +228,7 @@ class AutoregressiveModel(ModelMixin, ConfigMixin):
         cache: StaticKVCache | None = None,
         adaln_cond: torch.Tensor | None = None,
         pooled_tokens: torch.Tensor | None = None,
+        position_index: torch.Tensor | None = None,
     ) -> ARModelOutput:
         """Feed `tokens` (or continuous `features`) at `position_ids` with `ranks`.
 
@@ -206,7 +238,8 @@ class AutoregressiveModel(ModelMixin, ConfigMixin):
         With `with_prefix=True` the condition prefix is fed first (rank 0, rotation per
         `prefix_rotation`).
         AdaLN models take the pooled condition from the prefix, or `adaln_cond` on later cached
-        steps (returned by the first call).
+        steps (returned by the first call). `position_index` (B, T): rows of the learned position
+        table for the fed slots (ignored by models without one).
         """
         if tokens is not None:
             embeds = self.embed_tokens(tokens)
@@ -227,6 +260,8 @@ class AutoregressiveModel(ModelMixin, ConfigMixin):
                                    text_states.shape[0] if text_states is not None else 1)
             embeds = torch.zeros(batch, 0, self.config.hidden_size, device=self.device, dtype=self.dtype)
         batch, length = embeds.shape[:2]
+        if self.position_embed is not None and length:
+            embeds = embeds + self._absolute_positions(position_index, batch, length)
         axes = self.config.rope_axes
         if position_ids is None:
             if length:
@@ -243,7 +278,10 @@ class AutoregressiveModel(ModelMixin, ConfigMixin):
         if with_prefix:
             prefix = self.prefix(batch, class_labels, text_states, text_mask, drop_condition)
             prefix_length = prefix.embeds.shape[1]
-            embeds = torch.cat([prefix.embeds.to(embeds.dtype), embeds], dim=1)
+            prefix_embeds = prefix.embeds
+            if self.position_embed is not None:
+                prefix_embeds = prefix_embeds + self.position_embed.weight[0]
+            embeds = torch.cat([prefix_embeds.to(embeds.dtype), embeds], dim=1)
             position_ids = torch.cat([position_ids.new_zeros(batch, prefix_length, axes), position_ids], 1)
             ranks = torch.cat([ranks.new_zeros(batch, prefix_length), ranks], dim=1)
             valid = torch.cat([prefix.valid, valid], dim=1)

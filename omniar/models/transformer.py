@@ -1,9 +1,12 @@
 """The one decoder-only transformer every order and modality runs on.
 
-Llama-style: pre-norm RMSNorm, SwiGLU feed-forward (timm's), no biases, axial rotary positions,
-optional QK-norm, grouped-query attention and AdaLN conditioning. It maps input embeddings to
-hidden states and knows nothing about tokens, orders or modalities: those live in the adapters
-(`omniar.models.ar_model`) and the orders (`omniar.orders`).
+Llama-style by default: pre-norm RMSNorm, SwiGLU feed-forward (timm's), no biases, axial rotary
+positions, optional QK-norm, grouped-query attention and AdaLN conditioning. Published
+checkpoints choose other layers through configuration (`omniar.models.layer_variant`: LayerNorm,
+GELU MLP, cosine attention, biases, shared AdaLN; no rotation; AdaLN before the head), never a
+second model class. It maps input embeddings to hidden states and knows nothing about tokens,
+orders or modalities: those live in the adapters (`omniar.models.ar_model`) and the orders
+(`omniar.orders`).
 """
 
 from __future__ import annotations
@@ -14,32 +17,39 @@ import torch
 import torch.nn.functional as F
 from diffusers import ConfigMixin, ModelMixin
 from diffusers.configuration_utils import register_to_config
-from timm.layers import SwiGLU
 from torch import nn
 
 from omniar.models.attention_mask import additive_mask, causal_ranks, rank_visibility_mask
+from omniar.models.cosine_attention import L2Norm, ScaledL2Norm
 from omniar.models.kv_cache import StaticKVCache
+from omniar.models.layer_variant import LayerVariant
 from omniar.models.rope import AxialRotaryEmbedding, apply_rotary
 
 
 class Attention(nn.Module):
-    """Multi-head self-attention with GQA, optional QK-norm and a static cache."""
+    """Multi-head self-attention with GQA, optional QK-norm or cosine attention, a static cache."""
 
-    def __init__(self, hidden_size: int, num_heads: int, num_kv_heads: int, qk_norm: bool, eps: float):
+    def __init__(self, hidden_size: int, num_heads: int, num_kv_heads: int, qk_norm: bool, eps: float,
+                 variant: LayerVariant = LayerVariant()):
         super().__init__()
         self.num_heads = num_heads
         self.num_kv_heads = num_kv_heads
         self.head_dim = hidden_size // num_heads
-        self.q_proj = nn.Linear(hidden_size, num_heads * self.head_dim, bias=False)
+        self.q_proj = nn.Linear(hidden_size, num_heads * self.head_dim, bias=variant.bias)
         self.kv_proj = nn.Linear(hidden_size, 2 * num_kv_heads * self.head_dim, bias=False)
-        self.o_proj = nn.Linear(num_heads * self.head_dim, hidden_size, bias=False)
-        self.q_norm = nn.RMSNorm(self.head_dim, eps=eps) if qk_norm else nn.Identity()
-        self.k_norm = nn.RMSNorm(self.head_dim, eps=eps) if qk_norm else nn.Identity()
+        self.v_bias = nn.Parameter(torch.zeros(num_kv_heads, 1, self.head_dim)) if variant.bias else None
+        self.o_proj = nn.Linear(num_heads * self.head_dim, hidden_size, bias=variant.bias)
+        self.scale = None
+        if variant.attention == "cosine":
+            self.q_norm, self.k_norm, self.scale = ScaledL2Norm(num_heads), L2Norm(), 1.0
+        else:
+            self.q_norm = nn.RMSNorm(self.head_dim, eps=eps) if qk_norm else nn.Identity()
+            self.k_norm = nn.RMSNorm(self.head_dim, eps=eps) if qk_norm else nn.Identity()
 
     def forward(
         self,
         x: torch.Tensor,
-        rotary: tuple[torch.Tensor, torch.Tensor],
+        rotary: tuple[torch.Tensor, torch.Tensor] | None,
         mask: torch.Tensor,
         cache: StaticKVCache | None,
         layer: int,
@@ -49,29 +59,40 @@ class Attention(nn.Module):
         q = self.q_proj(x).view(batch, length, self.num_heads, self.head_dim).transpose(1, 2)
         k, v = self.kv_proj(x).view(batch, length, 2, self.num_kv_heads, self.head_dim).unbind(2)
         k, v = k.transpose(1, 2), v.transpose(1, 2)
+        if self.v_bias is not None:
+            v = v + self.v_bias
         q, k = self.q_norm(q), self.k_norm(k)
-        q, k = apply_rotary(q, *rotary), apply_rotary(k, *rotary)
+        if rotary is not None:
+            q, k = apply_rotary(q, *rotary), apply_rotary(k, *rotary)
         if cache is not None:
             k, v = cache.write_layer(layer, slots, k, v)
         out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, enable_gqa=self.num_kv_heads != self.num_heads
+            q, k, v, attn_mask=mask, scale=self.scale, enable_gqa=self.num_kv_heads != self.num_heads
         )
         return self.o_proj(out.transpose(1, 2).reshape(batch, length, -1))
 
 
 class Block(nn.Module):
-    """Pre-norm attention + SwiGLU, optionally modulated by AdaLN (shift, scale, gate)."""
+    """Pre-norm attention + MLP, optionally modulated by AdaLN (shift, scale, gate).
+
+    The modulation is a projection of the condition per block, or (`variant.adaln_shared`) the
+    shared modulation the transformer computes once, plus this block's learned offset.
+    """
 
     def __init__(self, hidden_size: int, num_heads: int, num_kv_heads: int, intermediate_size: int,
-                 qk_norm: bool, adaln_dim: int | None, eps: float, dropout: float):
+                 qk_norm: bool, adaln_dim: int | None, eps: float, dropout: float,
+                 variant: LayerVariant = LayerVariant()):
         super().__init__()
-        self.attn_norm = nn.RMSNorm(hidden_size, eps=eps, elementwise_affine=adaln_dim is None)
-        self.attn = Attention(hidden_size, num_heads, num_kv_heads, qk_norm, eps)
-        self.mlp_norm = nn.RMSNorm(hidden_size, eps=eps, elementwise_affine=adaln_dim is None)
-        self.mlp = SwiGLU(hidden_size, intermediate_size, bias=False)
+        self.attn_norm = variant.norm_layer(hidden_size, eps, affine=adaln_dim is None)
+        self.attn = Attention(hidden_size, num_heads, num_kv_heads, qk_norm, eps, variant)
+        self.mlp_norm = variant.norm_layer(hidden_size, eps, affine=adaln_dim is None)
+        self.mlp = variant.mlp_layer(hidden_size, intermediate_size)
         self.dropout = nn.Dropout(dropout)
-        self.adaln = None
-        if adaln_dim is not None:
+        self.modulated = adaln_dim is not None
+        self.adaln = self.adaln_offset = None
+        if self.modulated and variant.adaln_shared:
+            self.adaln_offset = nn.Parameter(torch.zeros(6 * hidden_size))
+        elif self.modulated:
             self.adaln = nn.Sequential(nn.SiLU(), nn.Linear(adaln_dim, 6 * hidden_size))
 
     def reset_adaln(self) -> None:
@@ -81,10 +102,11 @@ class Block(nn.Module):
             nn.init.zeros_(self.adaln[1].bias)
 
     def forward(self, x, rotary, mask, cache, layer, slots, adaln_cond):
-        if self.adaln is None:
+        if not self.modulated:
             x = x + self.dropout(self.attn(self.attn_norm(x), rotary, mask, cache, layer, slots))
             return x + self.dropout(self.mlp(self.mlp_norm(x)))
-        shift1, scale1, gate1, shift2, scale2, gate2 = self.adaln(adaln_cond)[:, None].chunk(6, dim=-1)
+        modulation = adaln_cond + self.adaln_offset if self.adaln is None else self.adaln(adaln_cond)
+        shift1, scale1, gate1, shift2, scale2, gate2 = modulation[:, None].chunk(6, dim=-1)
         h = self.attn_norm(x) * (1 + scale1) + shift1
         x = x + gate1 * self.dropout(self.attn(h, rotary, mask, cache, layer, slots))
         h = self.mlp_norm(x) * (1 + scale2) + shift2
@@ -97,9 +119,10 @@ class BlockContext:
 
     Returned by `Transformer.forward(..., return_context=True)` so that side branches (the
     neighbor order's vertical head) run extra blocks over the same attention layout and cache.
+    With shared AdaLN, `adaln_cond` holds the shared modulation the blocks add their offsets to.
     """
 
-    rotary: tuple[torch.Tensor, torch.Tensor]
+    rotary: tuple[torch.Tensor, torch.Tensor] | None
     mask: torch.Tensor
     cache: StaticKVCache | None
     slots: torch.Tensor | None
@@ -124,6 +147,12 @@ class Transformer(ModelMixin, ConfigMixin):
     new tokens are appended to it and attend to everything visible there. `zero_rotation` (B, T)
     marks tokens whose rotation is cos = sin = 0, i.e. whose queries and keys are zero (LlamaGen
     gives its condition tokens that instead of the identity).
+
+    Layer choices (`norm_type`, `mlp_type`, `attention_type`, `bias`, `adaln_shared`) are
+    described in `omniar.models.layer_variant`. `rope=False` turns rotary positions off (for
+    models with learned absolute positions; `position_ids` are then unused). `adaln_head` gives
+    the final norm no parameters of its own and modulates it by the AdaLN condition (scale,
+    shift), as VAR does before its head.
     """
 
     @register_to_config
@@ -140,8 +169,20 @@ class Transformer(ModelMixin, ConfigMixin):
         adaln_dim: int | None = None,
         norm_eps: float = 1e-6,
         dropout: float = 0.0,
+        norm_type: str = "rms",
+        mlp_type: str = "swiglu",
+        attention_type: str = "dot_product",
+        bias: bool = False,
+        rope: bool = True,
+        adaln_head: bool = False,
+        adaln_shared: bool = False,
     ):
         super().__init__()
+        if (adaln_head or adaln_shared) and adaln_dim is None:
+            raise ValueError("adaln_head and adaln_shared need AdaLN conditioning (adaln_dim)")
+        if qk_norm and attention_type == "cosine":
+            raise ValueError("qk_norm does not apply to cosine attention, which normalises q and k itself")
+        self.variant = LayerVariant(norm_type, mlp_type, attention_type, bias, adaln_shared)
         num_kv_heads = num_kv_heads or num_heads
         if hidden_size % num_heads or num_heads % num_kv_heads:
             raise ValueError(
@@ -155,24 +196,37 @@ class Transformer(ModelMixin, ConfigMixin):
         self.rotary = AxialRotaryEmbedding(self.head_dim, rope_axes, rope_theta)
         self.blocks = nn.ModuleList(
             Block(hidden_size, num_heads, num_kv_heads, intermediate_size, qk_norm, adaln_dim,
-                  norm_eps, dropout)
+                  norm_eps, dropout, self.variant)
             for _ in range(num_layers)
         )
-        self.norm = nn.RMSNorm(hidden_size, eps=norm_eps)
+        self.norm = self.variant.norm_layer(hidden_size, norm_eps, affine=not adaln_head)
+        self.shared_adaln = self.head_adaln = None
+        if adaln_shared:
+            self.shared_adaln = nn.Sequential(nn.SiLU(), nn.Linear(adaln_dim, 6 * hidden_size))
+        if adaln_head:
+            self.head_adaln = nn.Sequential(nn.SiLU(), nn.Linear(adaln_dim, 2 * hidden_size))
         for module in self.modules():
             if isinstance(module, nn.Linear):
                 nn.init.normal_(module.weight, std=0.02)
+                if bias and module.bias is not None:
+                    nn.init.zeros_(module.bias)
         for block in self.blocks:
             block.reset_adaln()
+        for module in (self.shared_adaln, self.head_adaln):
+            if module is not None:
+                nn.init.zeros_(module[1].weight)
+                nn.init.zeros_(module[1].bias)
 
     def make_block(self) -> Block:
         """A freshly initialised block with this transformer's settings (for side branches)."""
         cfg = self.config
         block = Block(cfg.hidden_size, cfg.num_heads, self.num_kv_heads, self.intermediate_size,
-                      cfg.qk_norm, cfg.adaln_dim, cfg.norm_eps, cfg.dropout)
+                      cfg.qk_norm, cfg.adaln_dim, cfg.norm_eps, cfg.dropout, self.variant)
         for module in block.modules():
             if isinstance(module, nn.Linear):
                 nn.init.normal_(module.weight, std=0.02)
+                if self.variant.bias and module.bias is not None:
+                    nn.init.zeros_(module.bias)
         block.reset_adaln()
         return block
 
@@ -210,8 +264,11 @@ class Transformer(ModelMixin, ConfigMixin):
             )
 
     def _rotation(self, position_ids: torch.Tensor, zero_rotation: torch.Tensor | None
-                  ) -> tuple[torch.Tensor, torch.Tensor]:
-        """cos and sin per token; tokens flagged in `zero_rotation` get zeros (null q and k)."""
+                  ) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """cos and sin per token; tokens flagged in `zero_rotation` get zeros (null q and k).
+        None when the model has no rotary positions."""
+        if not self.config.rope:
+            return None
         cos, sin = self.rotary.angles(position_ids)
         if zero_rotation is None:
             return cos, sin
@@ -263,7 +320,11 @@ class Transformer(ModelMixin, ConfigMixin):
             )
         if attention_mask.dtype == torch.bool:
             attention_mask = additive_mask(attention_mask, inputs_embeds.dtype)
+        modulation = adaln_cond if self.shared_adaln is None else self.shared_adaln(adaln_cond)
         context = BlockContext(self._rotation(position_ids, zero_rotation), attention_mask, cache,
-                               slots if cache is not None else None, adaln_cond)
+                               slots if cache is not None else None, modulation)
         hidden = self.norm(context.run(self.blocks, inputs_embeds))
+        if self.head_adaln is not None:
+            scale, shift = self.head_adaln(adaln_cond)[:, None].chunk(2, dim=-1)
+            hidden = hidden * (1 + scale) + shift
         return (hidden, context) if return_context else hidden

@@ -23,6 +23,10 @@ codes of different scales have different statistics, so each fed feature vector 
 one-hot of its scale index (K extra channels). The column of the model's `feature_proj` for scale
 k is then a learned per-scale embedding (VAR's `lvl_embed`) without any model change; the model is
 built with `input_dim = latent_channels + K` (`feature_dim`).
+
+Absolute positions: `feed` also gives each slot its token index as `position_index`, for models
+with a learned position table (VAR's 680 slots for scales 1..16: the prefix, which predicts
+scale 0, takes row 0, and the slot of token i row i); models without a table ignore it.
 """
 
 from __future__ import annotations
@@ -145,9 +149,11 @@ class NextScaleOrder(Order):
                 "next_scale order: scale 0 is never fed (it is predicted from the prefix)"
             )
         batch = tokens.shape[0]
+        position_index = indices.to(tokens.device).expand(batch, -1)
         if not len(levels):
             return {
-                "features": tokens.new_zeros(batch, 0, self.feature_dim(context), dtype=torch.float)
+                "features": tokens.new_zeros(batch, 0, self.feature_dim(context), dtype=torch.float),
+                "position_index": position_index,
             }
         known = self.split(tokens)[: int(levels.max())]
         with torch.no_grad():
@@ -155,4 +161,5 @@ class NextScaleOrder(Order):
         features = torch.cat([part.flatten(2).transpose(1, 2) for part in maps], dim=1)
         features = features.to(tokens.device)[:, indices.to(tokens.device) - self.scale_offsets[1]]
         one_hot = F.one_hot(levels.to(tokens.device), self.num_scales).to(features.dtype)
-        return {"features": torch.cat([features, one_hot.expand(batch, -1, -1)], dim=-1)}
+        features = torch.cat([features, one_hot.expand(batch, -1, -1)], dim=-1)
+        return {"features": features, "position_index": position_index}

@@ -17,7 +17,9 @@ of taming-transformers and LlamaGen.
   ``[8, 8, 8, 6, 5]`` = 15360).
 - ``"vq"``: a learned codebook looked up in a low-dimensional, l2-normalised space (cosine
   similarity, ``codebook_dim`` dimensions, as in ViT-VQGAN / LlamaGen), updated by EMA with
-  dead-code replacement; the auxiliary loss is the commitment loss.
+  dead-code replacement; the auxiliary loss is the commitment loss. With
+  ``codebook_metric="euclidean"`` the nearest entry is found by Euclidean distance on the raw
+  vectors instead (VAR's multi-scale quantiser).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from torch import nn
 from vector_quantize_pytorch import FSQ, VectorQuantize
 
 QUANTIZERS = ("fsq", "vq")
+CODEBOOK_METRICS = ("cosine", "euclidean")
 
 
 def check_autoencoder_config(
@@ -119,10 +122,13 @@ class LatentQuantizer(nn.Module):
         codebook_dim: int = 8,
         commitment_weight: float = 0.25,
         codebook_decay: float = 0.99,
+        codebook_metric: str = "cosine",
     ) -> None:
         super().__init__()
         if quantizer not in QUANTIZERS:
             raise ValueError(f"quantizer: expected one of {QUANTIZERS}, got {quantizer!r}")
+        if codebook_metric not in CODEBOOK_METRICS:
+            raise ValueError(f"codebook_metric: expected one of {CODEBOOK_METRICS}, got {codebook_metric!r}")
         self.kind = quantizer
         if quantizer == "fsq":
             if len(fsq_levels) == 0 or any(level < 3 for level in fsq_levels):
@@ -136,7 +142,7 @@ class LatentQuantizer(nn.Module):
                 dim=latent_channels,
                 codebook_size=codebook_size,
                 codebook_dim=codebook_dim,
-                use_cosine_sim=True,
+                use_cosine_sim=codebook_metric == "cosine",
                 decay=codebook_decay,
                 commitment_weight=commitment_weight,
                 threshold_ema_dead_code=2,

@@ -11,9 +11,16 @@ scale k of side s_k, with ``f_hat`` starting at zero:
 
 ``phi`` is VAR's residual convolution, ``h -> (1 - r) h + r conv3x3(h)`` with
 ``r = phi_residual_ratio``. VAR shares a few phis between its ten scales; here there are
-``num_phi`` of them and scale k uses phi number ``round(k * (num_phi - 1) / (K - 1))`` (a
-linear assignment that is simpler than VAR's tick lookup but shares the same way: neighbouring
-scales share a phi, the first and last scales get their own).
+``num_phi`` of them. ``phi_indices`` names the phi of every scale explicitly (VAR's
+checkpoints: ``[0, 0, 1, 1, 1, 2, 2, 3, 3, 3]``, what VAR's nearest-tick lookup gives for ten
+scales and four phis); without it scale k uses phi number ``round(k * (num_phi - 1) / (K - 1))``
+(omniar's own models: neighbouring scales share a phi, the first and last get their own; it
+differs from VAR's table at the eighth scale).
+
+Published layouts add ``quant_conv_kernel_size`` (VAR: 3x3 convolutions between the encoder and
+the quantiser and between ``f_hat`` and the decoder), ``deepest_attention`` (self-attention after
+every ResNet layer of the deepest level, the VQGAN layout) and ``codebook_metric="euclidean"``
+(VAR looks codes up by Euclidean distance, not cosine similarity).
 
 The decoder reconstructs from the final ``f_hat``. :meth:`accumulated_features` replays steps
 3-4 from codes, and :meth:`next_scale_inputs` gives the next-scale order its teacher-forcing
@@ -67,6 +74,9 @@ class MultiScaleVQTokenizer(ModelMixin, ConfigMixin):
         num_phi: number of phi convolutions shared across scales (see module docstring).
         phi_residual_ratio: ``r`` in ``(1 - r) h + r conv(h)``.
         upsample_mode: ``"bicubic"`` (VAR) or ``"bilinear"`` for scale -> latent upsampling.
+        phi_indices: the phi of each scale (one entry per scale), or None for the linear rule.
+        quant_conv_kernel_size: side of the convolutions around the quantiser (0: none).
+        deepest_attention, codebook_metric: see the module docstring.
         Other arguments: as :class:`~omniar.tokenizers.image_vq.ImageVQTokenizer`.
     """
 
@@ -89,6 +99,10 @@ class MultiScaleVQTokenizer(ModelMixin, ConfigMixin):
         num_phi: int = 3,
         phi_residual_ratio: float = 0.5,
         upsample_mode: str = "bicubic",
+        phi_indices: tuple[int, ...] | None = None,
+        quant_conv_kernel_size: int = 0,
+        deepest_attention: bool = False,
+        codebook_metric: str = "cosine",
     ) -> None:
         super().__init__()
         check_autoencoder_config(downsample_factor, tuple(block_out_channels), norm_num_groups)
@@ -101,9 +115,27 @@ class MultiScaleVQTokenizer(ModelMixin, ConfigMixin):
             )
         if num_phi < 1:
             raise ValueError(f"num_phi: expected at least 1, got {num_phi}")
+        if phi_indices is not None and (
+            len(phi_indices) != len(scales) or not all(0 <= int(i) < num_phi for i in phi_indices)
+        ):
+            raise ValueError(
+                f"phi_indices: expected one index in [0, {num_phi}) per scale ({len(scales)}), "
+                f"got {tuple(phi_indices)}"
+            )
+        if quant_conv_kernel_size < 0 or quant_conv_kernel_size % 2 == 0 and quant_conv_kernel_size:
+            raise ValueError(
+                f"quant_conv_kernel_size: expected 0 (none) or an odd size, got {quant_conv_kernel_size}"
+            )
         parts = (latent_channels, tuple(block_out_channels), layers_per_block, norm_num_groups)
-        self.encoder = build_encoder(*parts, mid_block_add_attention)
-        self.decoder = build_decoder(*parts, mid_block_add_attention)
+        self.encoder = build_encoder(*parts, mid_block_add_attention, deepest_attention)
+        self.decoder = build_decoder(*parts, mid_block_add_attention, deepest_attention)
+        self.quant_conv = self.post_quant_conv = None
+        if quant_conv_kernel_size:
+            self.quant_conv, self.post_quant_conv = (
+                nn.Conv2d(latent_channels, latent_channels, quant_conv_kernel_size,
+                          padding=quant_conv_kernel_size // 2)
+                for _ in range(2)
+            )
         self.latent_quantizer = LatentQuantizer(
             latent_channels,
             quantizer,
@@ -112,6 +144,7 @@ class MultiScaleVQTokenizer(ModelMixin, ConfigMixin):
             codebook_dim,
             commitment_weight,
             codebook_decay,
+            codebook_metric,
         )
         self.phis = nn.ModuleList(Phi(latent_channels, phi_residual_ratio) for _ in range(num_phi))
 
@@ -146,6 +179,8 @@ class MultiScaleVQTokenizer(ModelMixin, ConfigMixin):
         return [(side, side) for side in self.scales]
 
     def _phi(self, scale_index: int) -> Phi:
+        if self.config.phi_indices is not None:
+            return self.phis[int(self.config.phi_indices[scale_index])]
         last = len(self.scales) - 1
         if last == 0:
             return self.phis[0]
@@ -187,15 +222,24 @@ class MultiScaleVQTokenizer(ModelMixin, ConfigMixin):
         self.token_shape(tuple(tensor.shape[-2:]))
         return tensor
 
+    def latent(self, images: ImageInput) -> torch.Tensor:
+        """The (B, C, S, S) latent the scales quantise: encoder, then the quant convolution."""
+        latent = self.encoder(self._prepare(images))
+        return latent if self.quant_conv is None else self.quant_conv(latent)
+
+    def decode_features(self, f_hat: torch.Tensor) -> torch.Tensor:
+        """Images (unclamped) from accumulated features: the post-quant convolution, the decoder."""
+        return self.decoder(f_hat if self.post_quant_conv is None else self.post_quant_conv(f_hat))
+
     def forward(self, images: ImageInput) -> ImageTokenizerOutput:
         """Encode, quantise over all scales and decode; the reconstruction is not clamped."""
-        f_hat, codes, aux_loss = self.quantize(self.encoder(self._prepare(images)))
-        return ImageTokenizerOutput(self.decoder(f_hat), aux_loss, codes, f_hat)
+        f_hat, codes, aux_loss = self.quantize(self.latent(images))
+        return ImageTokenizerOutput(self.decode_features(f_hat), aux_loss, codes, f_hat)
 
     @torch.no_grad()
     def encode(self, images: ImageInput) -> list[torch.Tensor]:
         """Images -> one int64 (B, s, s) code map per scale, coarse to fine."""
-        return self.quantize(self.encoder(self._prepare(images)))[1]
+        return self.quantize(self.latent(images))[1]
 
     def _check_code_list(self, codes_list: list[torch.Tensor]) -> list[torch.Tensor]:
         if not isinstance(codes_list, (list, tuple)) or not 1 <= len(codes_list) <= len(
@@ -258,4 +302,4 @@ class MultiScaleVQTokenizer(ModelMixin, ConfigMixin):
 
         A prefix of the scales decodes the coarser approximation those scales carry.
         """
-        return self.decoder(self.accumulated_features(codes_list)[-1]).clamp(-1.0, 1.0)
+        return self.decode_features(self.accumulated_features(codes_list)[-1]).clamp(-1.0, 1.0)
