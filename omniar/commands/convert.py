@@ -1,4 +1,4 @@
-"""`omniar convert llamagen`: published checkpoints to an omniar pipeline folder."""
+"""`omniar convert llamagen|var`: published checkpoints to an omniar pipeline folder."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from omniar.convert.llamagen_pipeline import DTYPES, IMAGE_SIZES
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
-        "convert", help="convert published checkpoints (LlamaGen, NPP) to a pipeline folder",
+        "convert", help="convert published checkpoints (LlamaGen, NPP, VAR) to a pipeline folder",
         description="Convert published checkpoints into an omniar pipeline folder that omniar.load, "
         "ImagePipeline.from_pretrained and 'omniar generate image --model DIR' read.",
     )
@@ -30,6 +30,18 @@ def register(subparsers) -> None:
     llamagen.add_argument("--text-encoder", help="t2i only: a T5 encoder folder or hub id (flan-t5-xl)")
     llamagen.add_argument("--force", action="store_true", help="replace an existing --out folder")
     llamagen.set_defaults(run=run)
+    var = inner.add_parser(
+        "var", help="VAR model + VQVAE files",
+        description="Convert a VAR model file (var_d16.pth, var_d20.pth, var_d24.pth, var_d30.pth, var_d36.pth) "
+        "and VAR's VQVAE (vae_ch160v4096z32.pth) into an ImagePipeline folder (next-scale order).",
+    )
+    var.add_argument("--var", required=True, help="the VAR model checkpoint (.pth)")
+    var.add_argument("--vae", required=True, help="VAR's VQVAE checkpoint (.pth)")
+    var.add_argument("--out", required=True, help="folder to write (must not exist, unless --force)")
+    var.add_argument("--dtype", default="float32", choices=DTYPES,
+                     help="storage precision of the transformer weights (default float32)")
+    var.add_argument("--force", action="store_true", help="replace an existing --out folder")
+    var.set_defaults(run=run_var)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,4 +50,11 @@ def run(args: argparse.Namespace) -> int:
     out = convert_llamagen(args.gpt, args.vq, args.out, image_size=args.image_size, dtype=args.dtype,
                            force=args.force, text_encoder=args.text_encoder)
     print(f"wrote {out}")
+    return 0
+
+
+def run_var(args: argparse.Namespace) -> int:
+    from omniar.convert.var_pipeline import convert_var
+
+    print(f"wrote {convert_var(args.var, args.vae, args.out, dtype=args.dtype, force=args.force)}")
     return 0

@@ -15,11 +15,11 @@ from omniar.convert.checkpoint_files import load_state_dict
 from omniar.convert.imagenet import imagenet_class_names
 from omniar.convert.llamagen import FID_GUIDANCE, GPTLayout, load_gpt
 from omniar.convert.llamagen_vq import VQLayout, load_vq
-from omniar.convert.output_folder import check_destination, write_atomically
+from omniar.convert.output_folder import DTYPES, check_destination, check_dtype, write_pipeline
 from omniar.errors import OmniarError
 
 IMAGE_SIZES = (256, 384, 512)
-DTYPES = ("float32", "bfloat16", "float16")
+__all__ = ["DTYPES", "IMAGE_SIZES", "convert_llamagen"]
 # sample_c2i.py's / sample_t2i.py's defaults; FID: top-k off and the per-size scale of the paper
 C2I_DEMO = {"guidance_scale": 4.0, "top_k": 2000, "top_p": 1.0, "temperature": 1.0}
 T2I_DEMO = {"guidance_scale": 7.5, "top_k": 1000, "top_p": 1.0, "temperature": 1.0}
@@ -44,8 +44,7 @@ def guess_image_size(gpt_path: Path) -> int:
 def _check_options(image_size: int, dtype: str, vq: VQLayout, vq_path: Path) -> None:
     if image_size not in IMAGE_SIZES:
         raise OmniarError(f"--image-size {image_size} is not valid; expected one of {IMAGE_SIZES}")
-    if dtype not in DTYPES:
-        raise OmniarError(f"--dtype {dtype} is not valid; expected one of {DTYPES}")
+    check_dtype(dtype)
     if image_size % vq.downsample_factor:
         raise OmniarError(f"--image-size {image_size}: not a multiple of {vq_path}'s downsampling factor "
                           f"{vq.downsample_factor}")
@@ -77,7 +76,6 @@ def convert_llamagen(gpt: str | Path, vq: str | Path, out: str | Path, image_siz
     """
     from omniar.models.text_encoders import load_text_encoder
     from omniar.pipelines.image import ImagePipeline
-    from omniar.training.storage import cast_saved_weights
 
     gpt_path, vq_path = Path(gpt), Path(vq)
     check_destination(out, force)
@@ -100,11 +98,5 @@ def convert_llamagen(gpt: str | Path, vq: str | Path, out: str | Path, image_siz
         transformer=transformer, tokenizer=tokenizer, image_size=image_size, orders=["raster"],
         class_names=names, sampling_presets=sampling_presets(gpt_layout), **components,
     )
-
-    def write(folder: Path) -> None:
-        pipeline.save_pretrained(folder)
-        if dtype != "float32":
-            cast_saved_weights(folder / "transformer", dtype)
-        (folder / "README.md").write_text(model_card(gpt_layout, vq_layout, gpt_path, vq_path, image_size, dtype))
-
-    return write_atomically(out, write, force)
+    card = model_card(gpt_layout, vq_layout, gpt_path, vq_path, image_size, dtype)
+    return write_pipeline(out, pipeline, card, dtype, force)
