@@ -23,6 +23,7 @@ from omniar.models.ar_model import ARModelOutput, AutoregressiveModel
 from omniar.models.kv_cache import StaticKVCache
 
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+RECOMPILE_LIMIT = 256
 
 
 def _step(model: AutoregressiveModel, cache: StaticKVCache, inputs: dict[str, Any],
@@ -35,6 +36,10 @@ class CompiledStep:
 
     def __init__(self, model: AutoregressiveModel):
         mode = "reduce-overhead" if model.device.type == "cuda" else None
+        # Dynamo counts graphs per code object: every model, batch and step size of a process
+        # shares `_step`, and fullgraph=True turns the default limit (8) into a hard failure.
+        config = torch._dynamo.config
+        config.recompile_limit = max(config.recompile_limit, RECOMPILE_LIMIT)
         self.function = torch.compile(_step, fullgraph=True, dynamic=False, mode=mode)
         self.seen: set[tuple] = set()
         self.compile_seconds = 0.0
