@@ -1,313 +1,352 @@
-"""Decode speed on CPU: omniar with KV cache, omniar without cache, transformers' Llama.
+"""Decode speed at real scale, side by side in one run: omniar's decode loop in fp32 and bf16,
+eager and compiled, against Hugging Face `generate`; raster vs next-scale; parallel decoding.
 
-One ~20M-parameter decoder (hidden 512, 6 layers, 8 heads, SwiGLU 1376, vocab 1024, random
-weights) generates `--seq-len` tokens per sample with top-k sampling, at each batch size, in three
-ways, side by side in one run:
+Models (random weights unless shipped):
 
-- ``omniar_cached``: `decode_sequential` on `RasterOrder(seq_len)` (static KV cache);
-- ``omniar_uncached``: the same model, every step re-running the full forward pass over the prefix
-  and all tokens so far (built from the order's teacher-forcing inputs);
-- ``transformers``: `LlamaForCausalLM.generate` with identical dimensions (no biases, RoPE,
-  untied embeddings, SDPA attention, default dynamic cache), from a one-token prompt, so both
-  libraries run one prefill of one token and `seq_len - 1` one-token decode steps.
+- ``gptb``: LlamaGen-GPT-B-shaped (12 layers, width 768, 12 heads, vocab 16,384, 256 image
+  tokens on a 16 x 16 raster grid, 1,000 classes, CFG 4): images/s and passes per image for
+  sequential and zipar; the cost of a k-token pass relative to a one-token pass (k = window + 1
+  of jacobi 4/8/16); weight bytes per second of a one-token step at batch 1;
+- ``hf``: `LlamaForCausalLM.generate` at the same shape (static cache, the CFG-doubled batch,
+  256 new tokens after a one-token prompt): the peer of omniar sequential;
+- ``emoji``: the shipped `emoji-t2i` (trained): images/s, passes per image and accepted tokens
+  per pass for sequential, jacobi (windows 4/8/16) and zipar;
+- ``var``: VAR-d16-shaped next-scale (16 layers, width 1024, AdaLN, 10 scales up to 16 x 16,
+  vocab 4,096, CFG): 10 passes per image, against the GPT-B raster run.
 
-Tokens/s counts generated tokens (batch * seq_len) over the wall time of the whole call. Every
-repeat runs the methods round-robin after a short warm-up, so a changing machine load hits them
-alike; the median over repeats is reported. Results go to JSON and a markdown table.
+Random weights give no realistic Jacobi acceptance, so the GPT-B Jacobi speedup is *projected*:
+accepted tokens per pass measured on emoji-t2i (same dtype, batch and window) divided by the
+GPT-B relative pass cost of that window. Times are CPU seconds of this process (`time.process_time`,
+robust on a shared machine with one thread) and wall seconds; each figure is the median of
+`--repeats` runs after a warm-up run (which also compiles).
 
-    OMP_NUM_THREADS=1 python benchmarks/decode_speed.py            # full: seq 256, batch 1 and 16
-    OMP_NUM_THREADS=1 python benchmarks/decode_speed.py --quick    # < 60 s smoke run
+    python benchmarks/decode_speed.py                      # default run (~8 min, 1 thread)
+    python benchmarks/decode_speed.py --quick              # smoke run (~1 min), writes nothing
+    python benchmarks/decode_speed.py --models emoji gptb --dtypes bfloat16 --batch-sizes 1
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import statistics
 import sys
 import time
+import warnings
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import torch
-from _report import (  # benchmarks/_report.py: run these as scripts
-    environment,
-    environment_line,
-    load_average,
-    write_report,
-)
+from _report import environment, environment_line, load_average, write_report
 
 from omniar.models.ar_model import AutoregressiveModel
-from omniar.orders.base import Order
+from omniar.orders.next_scale import NextScaleOrder
 from omniar.orders.raster import RasterOrder
 from omniar.samplers.condition import Condition
-from omniar.samplers.decode import decode_sequential
-from omniar.samplers.processors import SamplingConfig, sample
+from omniar.samplers.decode import DecodingState
+from omniar.samplers.guidance import GuidanceSchedule
+from omniar.samplers.processors import SamplingConfig
+from omniar.samplers.registry import get_decoder
 
-METHODS = ("omniar_cached", "omniar_uncached", "transformers")
-DIMENSIONS = {"hidden_size": 512, "num_layers": 6, "num_heads": 8, "intermediate_size": 1376,
-              "vocab_size": 1024}
-DEFAULT_OUTPUT = Path(__file__).parent / "results" / "decode_speed"
-WARMUP_TOKENS = 8
+MODELS = ("emoji", "gptb", "hf", "var")
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+GPTB = {"vocab_size": 16384, "hidden_size": 768, "num_layers": 12, "num_heads": 12, "rope_axes": 2,
+        "condition": "class", "class_sizes": [1000]}
+VAR_SCALES = (1, 2, 3, 4, 5, 6, 8, 10, 13, 16)
+VAR = {"vocab_size": 4096, "hidden_size": 1024, "num_layers": 16, "num_heads": 16, "rope_axes": 2,
+       "adaln": True, "condition": "class", "class_sizes": [1000]}
+WINDOWS = (4, 8, 16)
+DEFAULT_OUTPUT = Path(__file__).parent / "results" / "decode_speed_cpu"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description="Decode tokens/s of omniar (with and without KV cache) against Hugging Face "
-                    "transformers' LlamaForCausalLM.generate, same dimensions, CPU.",
-    )
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    parser.add_argument("--dtypes", nargs="+", choices=sorted(DTYPES), default=["float32", "bfloat16"])
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--compile", choices=("none", "bfloat16", "all"), default="bfloat16",
+                        help="which dtypes also run compiled (default bfloat16)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed runs (default 3 emoji, 1 others)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--quick", action="store_true",
-                        help="smoke run under 60 s: seq 64, one repeat, no uncached run above "
-                             "batch 1, no files written unless --output is given")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads for every method (default: torch's, i.e. "
-                             "OMP_NUM_THREADS or the core count)")
-    parser.add_argument("--repeats", type=int, default=None, help="timed runs per method (default 3)")
-    parser.add_argument("--seq-len", type=int, default=None, help="tokens per sample (default 256)")
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=None,
-                        help="batch sizes to measure (default 1 16)")
-    parser.add_argument("--uncached-max-batch", type=int, default=None,
-                        help="run the uncached baseline only up to this batch size "
-                             "(default: all; --quick: 1)")
-    parser.add_argument("--uncached-repeats", type=int, default=1,
-                        help="timed runs of the uncached baseline at batch sizes above 1, where it "
-                             "is quadratic and slow (default 1; batch 1 uses --repeats)")
-    parser.add_argument("--top-k", type=int, default=50, help="top-k of the sampling (default 50)")
-    parser.add_argument("--seed", type=int, default=0)
+                        help="smoke run: batch 1, bfloat16, 64 GPT-B tokens, no compile, no files")
     parser.add_argument("--output", type=Path, default=None,
-                        help=f"write OUTPUT.json and OUTPUT.md (default {DEFAULT_OUTPUT}; "
-                             "--quick writes nothing by default)")
+                        help=f"write OUTPUT.json and OUTPUT.md (default {DEFAULT_OUTPUT})")
     args = parser.parse_args(argv)
-    quick = args.quick
-    args.repeats = args.repeats or (1 if quick else 3)
-    args.seq_len = args.seq_len or (64 if quick else 256)
-    args.batch_sizes = args.batch_sizes or [1, 16]
-    if args.uncached_max_batch is None:
-        args.uncached_max_batch = 1 if quick else max(args.batch_sizes)
-    if args.output is None and not quick:
+    if args.quick:
+        args.batch_sizes, args.dtypes, args.compile = [1], ["bfloat16"], "none"
+    elif args.output is None:
         args.output = DEFAULT_OUTPUT
-    for name in ("repeats", "uncached_repeats", "seq_len", "top_k"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if min(args.batch_sizes) < 1:
-        parser.error(f"--batch-sizes must all be >= 1, got {args.batch_sizes}")
-    if args.threads is not None and args.threads < 1:
-        parser.error(f"--threads must be >= 1, got {args.threads}")
     return args
 
 
-def build_omniar() -> AutoregressiveModel:
-    """The unconditional omniar model (one learned start token as the prefix)."""
-    return AutoregressiveModel(condition="none", rope_axes=1, **DIMENSIONS).eval()
+def timed(run: Callable[[], Any], repeats: int) -> tuple[dict[str, float], Any]:
+    """Median CPU and wall seconds of `repeats` runs after one warm-up; the last run's result."""
+    run()
+    cpu, wall = [], []
+    for _ in range(repeats):
+        start_cpu, start_wall = time.process_time(), time.perf_counter()
+        result = run()
+        cpu.append(time.process_time() - start_cpu)
+        wall.append(time.perf_counter() - start_wall)
+    return {"cpu_s": statistics.median(cpu), "wall_s": statistics.median(wall)}, result
 
 
-def build_llama(seed: int):
-    """`LlamaForCausalLM` with the same dimensions and random weights."""
+def modes(args: argparse.Namespace, dtype: str) -> list[bool]:
+    """Eager, and compiled where `--compile` asks for it."""
+    return [False, True] if args.compile == "all" or args.compile == dtype else [False]
+
+
+def random_model(config: dict[str, Any], dtype: torch.dtype, **extra: Any) -> AutoregressiveModel:
+    torch.manual_seed(0)
+    return AutoregressiveModel(**config, **extra).eval().to(dtype)
+
+
+def decode_row(model, order, condition, decoding, options, dtype, batch, compile, repeats,
+               guidance, context=None, name: str = "") -> dict[str, Any]:
+    """One decode configuration: images/s, passes per image, accepted tokens per pass."""
+    sampling = SamplingConfig(temperature=1.0, top_k=0)
+
+    def run():
+        generator = torch.Generator().manual_seed(0)
+        return get_decoder(decoding)(model, order, condition, sampling, guidance, generator,
+                                     context=context, compile=compile, **options)
+
+    times, (_, stats) = timed(run, repeats)
+    extra = stats.extra
+    return {"model": name, "dtype": dtype, "batch": batch, "compiled": compile, "decoding": decoding,
+            "window": options.get("window"), **times,
+            "images_per_s": batch / times["cpu_s"], "passes_per_image": stats.forward_passes,
+            "accepted_tokens_per_pass": extra.get("mean_accepted_tokens_per_pass",
+                                                  stats.tokens_per_pass)}
+
+
+def bench_emoji(args, rows: list[dict]) -> None:
+    import omniar
+
+    pipe = omniar.load("emoji-t2i")
+    preset = pipe.config.sampling_presets.get("default", {})
+    guidance = GuidanceSchedule(preset.get("guidance_scale", 1.0))
+    order = pipe._order(None)[1]
+    for dtype in args.dtypes:
+        model = pipe.transformer.to(DTYPES[dtype])
+        for batch in args.batch_sizes:
+            condition = pipe._condition(["red apple"], batch)
+            for compile in modes(args, dtype):
+                configs = [("sequential", {})] + [("jacobi", {"window": w}) for w in WINDOWS]
+                if not compile:  # zipar's pass width changes every pass: a graph per width
+                    configs.append(("zipar", {}))
+                for decoding, options in configs:
+                    rows.append(decode_row(model, order, condition, decoding, options, dtype, batch,
+                                           compile, args.repeats or 3, guidance, name="emoji-t2i"))
+                    print(rows[-1], flush=True)
+
+
+def pass_costs(model, batch: int, guided: bool, context_tokens: int) -> dict[int, float]:
+    """CPU seconds of one pass of k tokens after `context_tokens` cached ones, per k."""
+    order = RasterOrder((16, 16))
+    condition = Condition(batch, class_labels=torch.zeros(batch, dtype=torch.long))
+    state = DecodingState(model, order, condition, GuidanceSchedule(4.0 if guided else 1.0),
+                          extra_slots=17)
+    rows = state.cache.batch_size
+    costs = {}
+    with torch.no_grad():
+        state.prefill()
+        prefix = int(state.cache.lengths[0])
+        fill = torch.zeros(rows, context_tokens, dtype=torch.long)
+        positions = order.positions[:context_tokens].expand(rows, -1, -1)
+        state.run({"tokens": fill, "position_ids": positions,
+                   "ranks": torch.arange(1, context_tokens + 1).expand(rows, -1)})
+        for k in (1, *(w + 1 for w in WINDOWS)):
+            inputs = {"tokens": torch.zeros(rows, k, dtype=torch.long),
+                      "position_ids": order.positions[context_tokens:context_tokens + k].expand(rows, -1, -1),
+                      "ranks": torch.arange(context_tokens + 1, context_tokens + k + 1).expand(rows, -1)}
+
+            def run(inputs=inputs):
+                state.cache.rollback(prefix + context_tokens)
+                state.run(inputs)
+
+            costs[k] = timed(run, 5)[0]["cpu_s"]
+    return costs
+
+
+def bench_gptb(args, rows: list[dict], costs: list[dict]) -> None:
+    side = 8 if args.quick else 16
+    order = RasterOrder((side, side))
+    guidance = GuidanceSchedule(4.0)
+    for dtype in args.dtypes:
+        model = random_model(GPTB, DTYPES[dtype])
+        weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+        for batch in args.batch_sizes:
+            condition = Condition(batch, class_labels=torch.arange(batch))
+            cost = pass_costs(model, batch, True, 128 if not args.quick else 32)
+            costs.append({"model": "gptb", "dtype": dtype, "batch": batch,
+                          "one_token_cpu_s": cost[1],
+                          "relative": {k: cost[k] / cost[1] for k in cost},
+                          "weight_gb_per_s": weight_bytes / cost[1] / 1e9})
+            print(costs[-1], flush=True)
+            for compile in modes(args, dtype):
+                rows.append(decode_row(model, order, condition, "sequential", {}, dtype, batch,
+                                       compile, args.repeats or 1, guidance, name="gptb"))
+                print(rows[-1], flush=True)
+            rows.append(decode_row(model, order, condition, "zipar", {}, dtype, batch, False,
+                                   args.repeats or 1, guidance, name="gptb"))
+            print(rows[-1], flush=True)
+
+
+def bench_hf(args, rows: list[dict]) -> None:
+    """`LlamaForCausalLM.generate` at the GPT-B shape, static cache, the CFG-doubled batch."""
     from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.set_verbosity_error()
+    tokens = 64 if args.quick else 256
     config = LlamaConfig(
-        vocab_size=DIMENSIONS["vocab_size"], hidden_size=DIMENSIONS["hidden_size"],
-        intermediate_size=DIMENSIONS["intermediate_size"],
-        num_hidden_layers=DIMENSIONS["num_layers"], num_attention_heads=DIMENSIONS["num_heads"],
-        num_key_value_heads=DIMENSIONS["num_heads"], hidden_act="silu", attention_bias=False,
-        mlp_bias=False, tie_word_embeddings=False, rms_norm_eps=1e-6, rope_theta=10000.0,
-        max_position_embeddings=4096, bos_token_id=1, eos_token_id=2, pad_token_id=0,
+        vocab_size=GPTB["vocab_size"], hidden_size=GPTB["hidden_size"],
+        intermediate_size=32 * round(8 * GPTB["hidden_size"] / 3 / 32),
+        num_hidden_layers=GPTB["num_layers"], num_attention_heads=GPTB["num_heads"],
+        num_key_value_heads=GPTB["num_heads"], attention_bias=False, mlp_bias=False,
+        tie_word_embeddings=False, rms_norm_eps=1e-6, max_position_embeddings=tokens + 8,
+        bos_token_id=1, eos_token_id=None, pad_token_id=0,
     )
-    torch.manual_seed(seed)
-    return LlamaForCausalLM(config).float().eval()
+    for dtype in args.dtypes:
+        torch.manual_seed(0)
+        model = LlamaForCausalLM(config).eval().to(DTYPES[dtype])
+        for batch in args.batch_sizes:
+            prompt = torch.ones(2 * batch, 1, dtype=torch.long)
+
+            def run(model=model, prompt=prompt):
+                with torch.no_grad():
+                    return model.generate(prompt, max_new_tokens=tokens, min_new_tokens=tokens,
+                                          do_sample=True, top_k=0, cache_implementation="static")
+
+            times, _ = timed(run, args.repeats or 1)
+            rows.append({"model": "hf-llama", "dtype": dtype, "batch": batch, "compiled": False,
+                         "decoding": "sequential (generate, static cache)", "window": None, **times,
+                         "images_per_s": batch / times["cpu_s"], "passes_per_image": tokens,
+                         "accepted_tokens_per_pass": 1.0})
+            print(rows[-1], flush=True)
 
 
-def count_parameters(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
+def bench_var(args, rows: list[dict]) -> None:
+    from omniar.tokenizers.multiscale_vq import MultiScaleVQTokenizer
+
+    scales = VAR_SCALES[:6] if args.quick else VAR_SCALES
+    torch.manual_seed(0)
+    tokenizer = MultiScaleVQTokenizer(scales=scales, latent_channels=32, quantizer="vq",
+                                      codebook_size=VAR["vocab_size"],
+                                      codebook_dim=32).eval()
+    order = NextScaleOrder.for_tokenizer(tokenizer)
+    for dtype in args.dtypes:
+        model = random_model(VAR, DTYPES[dtype], input_dim=order.feature_dim(tokenizer))
+        for batch in args.batch_sizes:
+            condition = Condition(batch, class_labels=torch.arange(batch))
+            rows.append(decode_row(model, order, condition, "sequential", {}, dtype, batch, False,
+                                   args.repeats or 1, GuidanceSchedule(4.0), context=tokenizer,
+                                   name="var-d16"))
+            print(rows[-1], flush=True)
 
 
-def decode_uncached(model: AutoregressiveModel, order: Order, condition: Condition,
-                    sampling: SamplingConfig, generator: torch.Generator) -> torch.Tensor:
-    """Sequential decoding without a cache: each step re-runs prefix + every token fed so far."""
-    device = model.device
-    tokens = torch.zeros(condition.batch_size, order.num_tokens, dtype=torch.long, device=device)
-    prefix_kwargs = condition.model_kwargs(False, device)
-    fed = 0
-    for index, step in enumerate(order.steps):
-        fed += len(step.inputs)
-        inputs = {name: value[:, :fed] for name, value in order.teacher_forcing_inputs(tokens).items()}
-        output = model(**inputs, **prefix_kwargs)
-        logits = order.step_logits(output.logits, index, output)
-        tokens[:, step.targets.to(device)] = sample(logits, sampling, generator)
-    return tokens
+def find(rows: list[dict], **match: Any) -> dict | None:
+    """The first row whose fields equal `match`."""
+    return next((row for row in rows if all(row.get(k) == v for k, v in match.items())), None)
 
 
-def omniar_runner(model, uncached: bool, batch: int, seq_len: int, top_k: int,
-                  seed: int) -> Callable[[], torch.Tensor]:
-    order = RasterOrder(seq_len)
-    _ = (order.steps, order.plan, order.positions)  # build the order's cached schedule up front
-    condition = Condition(batch)
-    sampling = SamplingConfig(temperature=1.0, top_k=top_k)
+def derived(rows: list[dict], costs: list[dict]) -> list[str]:
+    """Side-by-side ratios: speedups over sequential, omniar vs HF, VAR vs GPT-B, projections."""
+    lines = ["| comparison | dtype | batch | ratio |", "|---|---|---:|---:|"]
 
-    def run() -> torch.Tensor:
-        generator = torch.Generator().manual_seed(seed)
-        if uncached:
-            return decode_uncached(model, order, condition, sampling, generator)
-        return decode_sequential(model, order, condition, sampling, generator=generator)[0]
+    def add(label: str, dtype: str, batch: int, fast: dict | None, slow: dict | None) -> None:
+        if fast and slow:
+            lines.append(f"| {label} | {dtype} | {batch} | {slow['cpu_s'] / fast['cpu_s']:.2f}x |")
 
-    return run
-
-
-def transformers_runner(model, batch: int, seq_len: int, top_k: int,
-                        seed: int) -> Callable[[], torch.Tensor]:
-    bos = torch.full((batch, 1), model.config.bos_token_id, dtype=torch.long)
-
-    def run() -> torch.Tensor:
-        torch.manual_seed(seed)
-        out = model.generate(
-            input_ids=bos, attention_mask=torch.ones_like(bos), do_sample=True, top_k=top_k,
-            top_p=1.0, temperature=1.0, max_new_tokens=seq_len, min_new_tokens=seq_len,
-            use_cache=True, pad_token_id=model.config.pad_token_id,
-        )
-        return out[:, 1:]
-
-    return run
-
-
-def summarise(wall: list[float], cpu: list[float], tokens: int) -> dict:
-    median, median_cpu = statistics.median(wall), statistics.median(cpu)
-    return {"seconds": [round(x, 4) for x in wall], "cpu_seconds": [round(x, 4) for x in cpu],
-            "median_seconds": round(median, 4), "median_cpu_seconds": round(median_cpu, 4),
-            "tokens": tokens, "median_tokens_per_s": round(tokens / median, 2),
-            "median_tokens_per_cpu_s": round(tokens / median_cpu, 2)}
-
-
-def timed(run: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, float, float]:
-    """Output, wall seconds and CPU seconds of this process (all threads) for one call."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    out = run()
-    return out, time.perf_counter() - wall, time.process_time() - cpu
+    keys = sorted({(row["dtype"], row["batch"]) for row in rows})
+    for dtype, batch in keys:
+        common = {"dtype": dtype, "batch": batch}
+        seq = find(rows, model="emoji-t2i", decoding="sequential", compiled=False, **common)
+        for window in WINDOWS:
+            add(f"emoji-t2i jacobi w{window} vs sequential (eager)", dtype, batch,
+                find(rows, model="emoji-t2i", decoding="jacobi", window=window, compiled=False, **common), seq)
+        add("emoji-t2i zipar vs sequential (eager)", dtype, batch,
+            find(rows, model="emoji-t2i", decoding="zipar", compiled=False, **common), seq)
+        add("emoji-t2i sequential compiled vs eager", dtype, batch,
+            find(rows, model="emoji-t2i", decoding="sequential", compiled=True, **common), seq)
+        gptb = find(rows, model="gptb", decoding="sequential", compiled=False, **common)
+        hf = find(rows, model="hf-llama", **common)
+        add("GPT-B omniar sequential (eager) vs HF generate", dtype, batch, gptb, hf)
+        add("GPT-B omniar sequential (compiled) vs HF generate", dtype, batch,
+            find(rows, model="gptb", decoding="sequential", compiled=True, **common), hf)
+        add("GPT-B zipar vs sequential (eager)", dtype, batch,
+            find(rows, model="gptb", decoding="zipar", **common), gptb)
+        add("VAR-d16 next-scale vs GPT-B raster, per image", dtype, batch,
+            find(rows, model="var-d16", **common), gptb)
+        if dtype == "bfloat16":
+            add("GPT-B sequential bf16 vs fp32 (eager)", dtype, batch, gptb,
+                find(rows, model="gptb", decoding="sequential", compiled=False, dtype="float32", batch=batch))
+    for cost in costs:
+        for window in WINDOWS:
+            jacobi = find(rows, model="emoji-t2i", decoding="jacobi", window=window, compiled=False,
+                          dtype=cost["dtype"], batch=cost["batch"])
+            if jacobi:
+                projected = jacobi["accepted_tokens_per_pass"] / cost["relative"][window + 1]
+                lines.append(f"| GPT-B jacobi w{window} vs sequential, **projected** (emoji-t2i "
+                             f"acceptance {jacobi['accepted_tokens_per_pass']:.2f} / pass cost "
+                             f"{cost['relative'][window + 1]:.2f}) | {cost['dtype']} | {cost['batch']} "
+                             f"| {projected:.2f}x |")
+    return lines
 
 
-def benchmark(args: argparse.Namespace, omniar_model, llama_model) -> dict[int, dict[str, dict]]:
-    """Median timings per batch size and method; methods alternate within every repeat."""
-    results: dict[int, dict[str, dict]] = {}
-    for batch in args.batch_sizes:
-        methods = [m for m in METHODS if m != "omniar_uncached" or batch <= args.uncached_max_batch]
-        runners, warmups = {}, {}
-        for method in methods:
-            for length, table in ((args.seq_len, runners), (min(WARMUP_TOKENS, args.seq_len), warmups)):
-                if method == "transformers":
-                    table[method] = transformers_runner(llama_model, batch, length, args.top_k, args.seed)
-                else:
-                    table[method] = omniar_runner(omniar_model, method == "omniar_uncached", batch,
-                                                  length, args.top_k, args.seed)
-        for method in methods:
-            warmups[method]()
-        wall: dict[str, list[float]] = {m: [] for m in methods}
-        cpu: dict[str, list[float]] = {m: [] for m in methods}
-        for repeat in range(args.repeats):
-            for method in methods:
-                if method == "omniar_uncached" and batch > 1 and repeat >= args.uncached_repeats:
-                    continue
-                tokens, wall_s, cpu_s = timed(runners[method])
-                wall[method].append(wall_s)
-                cpu[method].append(cpu_s)
-                if tuple(tokens.shape) != (batch, args.seq_len):
-                    raise RuntimeError(f"{method} produced {tuple(tokens.shape)} tokens, "
-                                       f"expected {(batch, args.seq_len)}")
-                print(f"  batch {batch:>3}  repeat {repeat + 1}/{args.repeats}  {method:<16} "
-                      f"{wall_s:8.3f} s  {batch * args.seq_len / wall_s:9.1f} tok/s  "
-                      f"(CPU {cpu_s:8.3f} s)", flush=True)
-        results[batch] = {m: summarise(wall[m], cpu[m], batch * args.seq_len) for m in methods}
-        results[batch]["ratios"] = ratios(results[batch])
-    return results
+def markdown(rows: list[dict], costs: list[dict], env: dict, command: str) -> str:
+    table = ["| model | dtype | batch | compiled | decoding | window | CPU s | wall s | images/s (CPU) "
+             "| passes/image | accepted tokens/pass |", "|---|---|---:|---|---|---:|---:|---:|---:|---:|---:|"]
+    for row in rows:
+        table.append(
+            f"| {row['model']} | {row['dtype']} | {row['batch']} | {'yes' if row['compiled'] else 'no'} "
+            f"| {row['decoding']} | {row['window'] or ''} | {row['cpu_s']:.2f} | {row['wall_s']:.2f} "
+            f"| {row['images_per_s']:.3f} | {row['passes_per_image']} | {row['accepted_tokens_per_pass']:.2f} |")
+    cost_table = ["| dtype | batch (x2 rows, CFG) | one-token pass, CPU ms | weights GB/s at one token "
+                  "| k=5 | k=9 | k=17 |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for cost in costs:
+        rel = cost["relative"]
+        cost_table.append(f"| {cost['dtype']} | {cost['batch']} | {1000 * cost['one_token_cpu_s']:.1f} "
+                          f"| {cost['weight_gb_per_s']:.1f} | {rel[5]:.2f} | {rel[9]:.2f} | {rel[17]:.2f} |")
+    return "\n".join([
+        "# Decode speed (CPU)", "",
+        "Generated by `benchmarks/decode_speed.py` (see its docstring for the models and method). "
+        "Images/s use CPU seconds of the process; passes per image count micro-batch forward passes "
+        "(the prefix pass included).", "",
+        environment_line(env), "", f"Command: `{command}`", "",
+        "## Runs", "", *table, "",
+        "## GPT-B: cost of a k-token pass relative to a one-token pass (128 tokens cached)", "",
+        *cost_table, "",
+        "## Side by side", "", *derived(rows, costs), "",
+    ])
 
 
-def ratios(by_method: dict[str, dict]) -> dict[str, float]:
-    """Speed ratios from wall time and, less sensitive to a loaded machine, from CPU time."""
-    out = {}
-    for suffix, key in (("", "median_tokens_per_s"), ("_cpu", "median_tokens_per_cpu_s")):
-        speed = {m: r[key] for m, r in by_method.items() if m in METHODS}
-        out["omniar_cached_over_transformers" + suffix] = round(
-            speed["omniar_cached"] / speed["transformers"], 3)
-        if "omniar_uncached" in speed:
-            out["omniar_cached_over_uncached" + suffix] = round(
-                speed["omniar_cached"] / speed["omniar_uncached"], 3)
-    return out
-
-
-def markdown(report: dict) -> str:
-    env = report["environment"]
-    lines = [
-        "# Decode speed (CPU)" + (" - QUICK MODE" if report["quick"] else ""),
-        "",
-        (f"Model: hidden {DIMENSIONS['hidden_size']}, {DIMENSIONS['num_layers']} layers, "
-        f"{DIMENSIONS['num_heads']} heads, SwiGLU {DIMENSIONS['intermediate_size']}, vocab "
-        f"{DIMENSIONS['vocab_size']}; parameters: omniar {report['parameters']['omniar']:,}, "
-        f"transformers {report['parameters']['transformers']:,}. Random weights, float32, top-k "
-        f"{report['top_k']} sampling, sequence {report['seq_len']}, median of "
-        f"{report['repeats']} run(s) per method after a warm-up (uncached baseline above "
-        f"batch 1: {report['uncached_repeats']} run(s), it is quadratic in the length)."),
-        "",
-        f"transformers {env['transformers']}; " + environment_line(env),
-        "",
-        "| batch | method | median tokens/s | median s | runs (s) | tokens per CPU-s | runs (CPU s) |",
-        "|---:|---|---:|---:|---|---:|---|",
-    ]
-    for batch, by_method in report["results"].items():
-        for method in METHODS:
-            if method in by_method:
-                r = by_method[method]
-                runs = ", ".join(f"{x:.2f}" for x in r["seconds"])
-                cpu_runs = ", ".join(f"{x:.2f}" for x in r["cpu_seconds"])
-                lines.append(f"| {batch} | {method} | {r['median_tokens_per_s']:.1f} | "
-                             f"{r['median_seconds']:.3f} | {runs} | "
-                             f"{r['median_tokens_per_cpu_s']:.1f} | {cpu_runs} |")
-    lines += ["", "Ratios of median tokens/s (wall time; CPU time in brackets):", "",
-              "| batch | omniar cached / transformers | omniar cached / uncached |",
-              "|---:|---:|---:|"]
-    for batch, by_method in report["results"].items():
-        rat = by_method["ratios"]
-        uncached = "-"
-        if "omniar_cached_over_uncached" in rat:
-            uncached = (f"{rat['omniar_cached_over_uncached']:.2f}x "
-                        f"({rat['omniar_cached_over_uncached_cpu']:.2f}x)")
-        lines.append(f"| {batch} | {rat['omniar_cached_over_transformers']:.2f}x "
-                     f"({rat['omniar_cached_over_transformers_cpu']:.2f}x) | {uncached} |")
-    lines += ["", f"Command: `{report['command']}`", ""]
-    return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    import transformers
-
-    transformers.logging.set_verbosity_error()
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    if args.quick:
-        print("QUICK MODE: seq", args.seq_len, "| repeats", args.repeats,
-              "| uncached baseline only up to batch", args.uncached_max_batch)
-    torch.manual_seed(args.seed)
-    omniar_model = build_omniar()
-    llama_model = build_llama(args.seed)
-    params = {"omniar": count_parameters(omniar_model), "transformers": count_parameters(llama_model)}
-    print(f"parameters: omniar {params['omniar']:,}  transformers {params['transformers']:,}")
-    print(f"torch.get_num_threads() = {torch.get_num_threads()}")
+    torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore")
+    logging.disable(logging.WARNING)
     load_before = load_average()
-    print(f"load average: {load_before}")
-    start = time.perf_counter()
-    with torch.inference_mode():
-        results = benchmark(args, omniar_model, llama_model)
-    report = {
-        "quick": args.quick, "seq_len": args.seq_len, "batch_sizes": args.batch_sizes,
-        "repeats": args.repeats, "uncached_repeats": args.uncached_repeats, "top_k": args.top_k, "dimensions": DIMENSIONS,
-        "parameters": params, "total_seconds": round(time.perf_counter() - start, 1),
-        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": "python " + " ".join(["benchmarks/decode_speed.py", *(argv or sys.argv[1:])]),
-        "environment": {**environment(load_before), "transformers": transformers.__version__},
-        "results": {str(b): r for b, r in results.items()},
-    }
-    print()
-    print(markdown(report))
-    write_report(args.output, report, markdown(report), args.quick)
-    return report
+    rows: list[dict] = []
+    costs: list[dict] = []
+    with torch.no_grad():
+        if "emoji" in args.models:
+            bench_emoji(args, rows)
+        if "gptb" in args.models:
+            bench_gptb(args, rows, costs)
+        if "hf" in args.models:
+            bench_hf(args, rows)
+        if "var" in args.models:
+            bench_var(args, rows)
+    env = environment(load_before)
+    command = "python benchmarks/decode_speed.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    text = markdown(rows, costs, env, command.strip())
+    print(text)
+    report = {"rows": rows, "pass_costs": costs, "environment": env}
+    write_report(args.output, report, text, quick=args.quick)
 
 
 if __name__ == "__main__":
