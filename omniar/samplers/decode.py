@@ -13,7 +13,7 @@ from omniar.models.ar_model import AutoregressiveModel
 from omniar.orders.base import Order
 from omniar.samplers.compiled_step import compiled_step
 from omniar.samplers.condition import Condition
-from omniar.samplers.guidance import GuidanceSchedule, guide
+from omniar.samplers.guidance import GuidanceSchedule, combine_guided_rows
 from omniar.samplers.processors import SamplingConfig, sample
 
 StepCallback = Callable[[int, int, torch.Tensor], None]
@@ -70,6 +70,7 @@ class DecodingState:
         self.adaln_cond = None
         self.forward_passes = 0
         self.device = device
+        self.scales = guidance.scale_table(order.num_steps, device) if self.guided else None
 
     def rows(self, tokens: torch.Tensor) -> torch.Tensor:
         """Tokens as fed to the model: duplicated for the unconditional half under guidance."""
@@ -90,12 +91,21 @@ class DecodingState:
         self.forward_passes += 1
         return output
 
-    def guided_logits(self, logits: torch.Tensor, step_index: int) -> torch.Tensor:
-        """Combine the two halves of a guided batch at the scale of `step_index`."""
+    def guided_logits(self, logits: torch.Tensor, steps: int | torch.Tensor,
+                      batch: int | None = None) -> torch.Tensor:
+        """Combine the two halves of a guided batch, every decoding calls this (CFG in one place).
+
+        `steps` is the step index all slots produce, or a tensor of step indices per slot shaped
+        like the slot dimensions of one half ((B, W), (1, W), ...): each slot gets its step's scale.
+        `batch` is the size of one half when `logits` hold a subset of the samples.
+        """
         if not self.guided:
             return logits
-        scale = self.guidance.scale_at(step_index, self.order.num_steps)
-        return guide(logits[: self.batch], logits[self.batch:], scale)
+        if isinstance(steps, int):
+            scale = self.guidance.scale_at(steps, self.order.num_steps)
+        else:
+            scale = self.scales[steps]
+        return combine_guided_rows(logits, self.batch if batch is None else batch, scale)
 
 
 @torch.no_grad()

@@ -66,9 +66,26 @@ class GuidanceSchedule:
         return 1.0 + (self.scale - 1.0) * (1.0 - math.cos(math.pi * t**self.power)) / 2.0
 
 
+    def scale_table(self, num_steps: int, device: torch.device | None = None) -> torch.Tensor:
+        """(num_steps,) float32 `scale_at` of every step, to index with tensors of step ids."""
+        return torch.tensor([self.scale_at(step, num_steps) for step in range(num_steps)],
+                            device=device)
+
+
 def guide(cond_logits: torch.Tensor, uncond_logits: torch.Tensor, scale: float | torch.Tensor
           ) -> torch.Tensor:
     """Classifier-free guidance on logits, in float32 (a bf16 model's logits are upcast first:
     the difference of two close bf16 logits times a scale of 5-10 would amplify their rounding)."""
     cond_logits, uncond_logits = cond_logits.float(), uncond_logits.float()
     return uncond_logits + scale * (cond_logits - uncond_logits)
+
+
+def combine_guided_rows(logits: torch.Tensor, batch: int, scale: float | torch.Tensor) -> torch.Tensor:
+    """Guided logits of a [conditional; null] batch of `2 * batch` rows: the one place where the
+    two halves are combined. `scale` is a number, or a tensor of per-slot scales whose shape is
+    the leading dimensions of one half (e.g. (B, W) or (1, W) for a window of slots), so that
+    every slot gets the scale of the step it produces."""
+    cond, uncond = logits[:batch], logits[batch:]
+    if isinstance(scale, torch.Tensor):
+        scale = scale.view(*scale.shape, *([1] * (cond.ndim - scale.ndim)))
+    return guide(cond, uncond, scale)

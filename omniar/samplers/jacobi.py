@@ -62,7 +62,7 @@ from omniar.models.ar_model import ARModelOutput, AutoregressiveModel
 from omniar.orders.base import Order
 from omniar.samplers.condition import Condition
 from omniar.samplers.decode import DecodeStats, DecodingState, StepCallback, StopCondition
-from omniar.samplers.guidance import GuidanceSchedule, guide
+from omniar.samplers.guidance import GuidanceSchedule
 from omniar.samplers.processors import (
     SamplingConfig,
     sample_from_probabilities,
@@ -150,10 +150,6 @@ class _JacobiRun:
             self.batch, layout.target_width, *code_shape, self.vocab, device=device
         )
         self.default_wiring = type(self.order).step_logits is Order.step_logits
-        num_steps = layout.num_steps
-        self.scales = torch.tensor(
-            [state.guidance.scale_at(s, num_steps) for s in range(num_steps)], device=device
-        )
         self.rows = torch.arange(self.batch, device=device)[:, None]
         self.prefix_length = 0
         self.kept_length = torch.zeros(self.batch, dtype=torch.long, device=device)
@@ -240,13 +236,9 @@ class _JacobiRun:
         _, clamped = self.window_positions()
         layout = self.layout
         slot = base + layout.predictor[clamped] - layout.input_offsets[self.frontier][:, None]
-        slot = slot.clamp(0, output.logits.shape[1] - 1)
-        cond = output.logits[self.rows, slot]
-        if not self.state.guided:
-            return cond
-        uncond = output.logits[self.rows + self.batch, slot]
-        scale = self.scales[layout.step_of_gen[clamped]]
-        return guide(cond, uncond, scale.view(*scale.shape, *([1] * (cond.ndim - 2))))
+        slot = self.state.rows(slot.clamp(0, output.logits.shape[1] - 1))
+        fed_rows = torch.arange(slot.shape[0], device=slot.device)[:, None]
+        return self.state.guided_logits(output.logits[fed_rows, slot], layout.step_of_gen[clamped])
 
     def _logits_by_step(self, output: ARModelOutput, end: torch.Tensor, base: int) -> torch.Tensor:
         """Orders with their own `step_logits`: call it per step on exactly that step's slots."""
@@ -275,9 +267,7 @@ class _JacobiRun:
                 None if vertical is None else vertical[index],
             )
             step_logits = self.order.step_logits(part.logits, step, part)
-            if state.guided:
-                scale = state.guidance.scale_at(step, layout.num_steps)
-                step_logits = guide(step_logits[: len(rows)], step_logits[len(rows):], scale)
+            step_logits = state.guided_logits(step_logits, step, batch=len(rows))
             first = layout.target_offsets[step] - layout.target_offsets[self.frontier[rows]]
             count = int(layout.target_counts[step])
             where = first[:, None] + torch.arange(count, device=rows.device)

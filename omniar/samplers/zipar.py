@@ -39,7 +39,7 @@ from omniar.models.ar_model import AutoregressiveModel
 from omniar.orders.base import Order
 from omniar.samplers.condition import Condition
 from omniar.samplers.decode import DecodeStats, DecodingState, StepCallback, StopCondition
-from omniar.samplers.guidance import GuidanceSchedule, guide
+from omniar.samplers.guidance import GuidanceSchedule
 from omniar.samplers.processors import SamplingConfig, sample
 
 PLAIN_SAMPLING = SamplingConfig()
@@ -168,7 +168,8 @@ def decode_zipar(
         output = state.run(_inputs(state, order, content, coords, ranks, context))
         predicting = [i for i, target in enumerate(targets) if target is not None]
         produced = [targets[i] for i in predicting]
-        logits = _guided(state, output.logits[:, predicting], produced)
+        steps = torch.tensor(produced, device=state.device)[None]
+        logits = state.guided_logits(output.logits[:, predicting], steps)
         state.tokens[:, produced] = sample(logits, sampling, generator)
         for token in produced:
             schedule.produced(token)
@@ -192,13 +193,3 @@ def _inputs(state: DecodingState, order: Order, content: list[int], coords: list
     inputs["ranks"] = torch.tensor(ranks, device=device).expand(fed.shape[0], -1)
     return inputs
 
-
-def _guided(state: DecodingState, logits: torch.Tensor, steps: list[int]) -> torch.Tensor:
-    """Classifier-free guidance with each slot at the scale of the step it produces."""
-    if not state.guided:
-        return logits
-    num_steps = state.order.num_steps
-    scales = [state.guidance.scale_at(step, num_steps) for step in steps]
-    scales = torch.tensor(scales, device=logits.device)
-    scales = scales.view(1, -1, *([1] * (logits.ndim - 2)))
-    return guide(logits[: state.batch], logits[state.batch:], scales)
