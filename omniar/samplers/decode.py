@@ -13,6 +13,7 @@ from omniar.models.ar_model import AutoregressiveModel
 from omniar.orders.base import Order
 from omniar.samplers.compiled_step import compiled_step
 from omniar.samplers.condition import Condition
+from omniar.samplers.constraints import ConstraintProcessor
 from omniar.samplers.guidance import GuidanceSchedule, combine_guided_rows
 from omniar.samplers.processors import SamplingConfig, sample
 
@@ -50,15 +51,15 @@ class DecodingState:
     """The cache, tokens and guidance bookkeeping shared by every decoding strategy."""
 
     def __init__(self, model: AutoregressiveModel, order: Order, condition: Condition,
-                 guidance: GuidanceSchedule, extra_slots: int = 0, compile: bool = False):
+                 guidance: GuidanceSchedule, extra_slots: int = 0, compile: bool = False,
+                 constraint: ConstraintProcessor | None = None):
         self.model, self.order, self.condition, self.guidance = model, order, condition, guidance
         self.guided = guidance.enabled
         self.batch = condition.batch_size
         device = model.device
         rows = 2 * self.batch if self.guided else self.batch
         length = condition.prefix_length + len(order.plan.feed_indices) + extra_slots
-        # Wrapped models (grammar constraints) run host code per step: they stay eager.
-        self.step = compiled_step(model) if compile and isinstance(model, AutoregressiveModel) else None
+        self.step = compiled_step(model) if compile else None
         if self.step is not None:
             self.cache = model.new_cache(rows, length, fixed_shape=True)
         else:
@@ -71,6 +72,8 @@ class DecodingState:
         self.forward_passes = 0
         self.device = device
         self.scales = guidance.scale_table(order.num_steps, device) if self.guided else None
+        self.constraint = None if constraint is None else constraint.start(
+            self.batch, order.plan.target_indices, device)
 
     def rows(self, tokens: torch.Tensor) -> torch.Tensor:
         """Tokens as fed to the model: duplicated for the unconditional half under guidance."""
@@ -107,6 +110,24 @@ class DecodingState:
             scale = self.scales[steps]
         return combine_guided_rows(logits, self.batch if batch is None else batch, scale)
 
+    def constrain(self, logits: torch.Tensor, tokens: torch.Tensor, start: torch.Tensor | int
+                  ) -> torch.Tensor:
+        """Mask guided `logits` (B, W, ...) of generation positions `start + j` to what the
+        constraint allows after each position's prefix in `tokens` (final tokens and drafts)."""
+        if self.constraint is None:
+            return logits
+        if isinstance(start, int):
+            start = torch.full((self.batch,), start, dtype=torch.long, device=self.device)
+        return self.constraint(logits, tokens, start)
+
+    def commit(self, tokens: torch.Tensor, frontier: torch.Tensor | int) -> None:
+        """Every sample's tokens before generation position `frontier` are final."""
+        if self.constraint is None:
+            return
+        if isinstance(frontier, int):
+            frontier = torch.full((self.batch,), frontier, dtype=torch.long, device=self.device)
+        self.constraint.commit(tokens, frontier)
+
 
 @torch.no_grad()
 def decode_sequential(
@@ -120,28 +141,32 @@ def decode_sequential(
     on_step: StepCallback | None = None,
     stop: StopCondition | None = None,
     compile: bool = False,
+    constraint: ConstraintProcessor | None = None,
 ) -> tuple[torch.Tensor, DecodeStats]:
     """Generate all tokens of `order` for each sample, one schedule step per forward pass.
 
     Returns tokens (B, N) or (B, N, K) and the decoding stats. `context` is handed to the order's
     feed (next-scale orders need the tokenizer there). With `stop`, variable-length sequences
     end at their end-of-sequence token and decoding ends once every sample has. `compile` runs
-    the steps after the prefill through `torch.compile` (`omniar.samplers.compiled_step`).
+    the steps after the prefill through `torch.compile` (`omniar.samplers.compiled_step`);
+    `constraint` masks every step to the ids its rule allows (`omniar.samplers.constraints`).
     """
     start = time.perf_counter()
-    state = DecodingState(model, order, condition, guidance, compile=compile)
+    state = DecodingState(model, order, condition, guidance, compile=compile, constraint=constraint)
     output = state.prefill()
     produced = 0
     for index, step in enumerate(order.steps):
         if index > 0:
             output = state.run(order.step_inputs(state.rows(state.tokens), index, context))
         logits = state.guided_logits(order.step_logits(output.logits, index, output), index)
+        logits = state.constrain(logits, state.tokens, produced)
         targets = step.targets.to(state.device)
         new = sample(logits, sampling, generator)
         if stop is not None:
             new = stop.update(new)
         state.tokens[:, targets] = new
         produced += len(targets)
+        state.commit(state.tokens, produced)
         if on_step is not None:
             on_step(index, order.num_steps, state.tokens)
         if stop is not None and stop.all_done:

@@ -47,6 +47,11 @@ Draft initialisation (`init`):
   otherwise replaced by a draw from `p` with x removed (renormalised), which is exact. Tokens
   without such a neighbour (the first one) start uniform, as with "random".
 
+With `constraint` (`omniar.samplers.constraints`), the target `p` of every window position is
+masked to what the constraint allows after that position's prefix (final tokens, then the drafts
+before it); a position is only accepted once its prefix is final, so the output distribution is
+that of constrained sequential decoding.
+
 With `stop` (end-of-sequence), a sample ends at the first step that contains `eos_token_id`
 among its final tokens; its later tokens become `pad_token_id`, as in sequential decoding.
 """
@@ -61,6 +66,7 @@ import torch
 from omniar.models.ar_model import ARModelOutput, AutoregressiveModel
 from omniar.orders.base import Order
 from omniar.samplers.condition import Condition
+from omniar.samplers.constraints import ConstraintProcessor
 from omniar.samplers.decode import DecodeStats, DecodingState, StepCallback, StopCondition
 from omniar.samplers.guidance import GuidanceSchedule
 from omniar.samplers.processors import (
@@ -361,6 +367,7 @@ def decode_jacobi(
     on_step: StepCallback | None = None,
     stop: StopCondition | None = None,
     compile: bool = False,
+    constraint: ConstraintProcessor | None = None,
     window: int = 16,
     init: str = "random",
     max_iterations: int | None = None,
@@ -387,7 +394,7 @@ def decode_jacobi(
     start = time.perf_counter()
     layout = JacobiLayout(order, window).to(model.device)
     state = DecodingState(model, order, condition, guidance, extra_slots=layout.feed_width,
-                          compile=compile)
+                          compile=compile, constraint=constraint)
     run = _JacobiRun(state, layout, sampling, generator, context, stop, init)
     num_steps = layout.num_steps
     reported = 0
@@ -400,8 +407,10 @@ def decode_jacobi(
         run.draft_end = torch.maximum(run.draft_end, run.frontier)
         run.init_drafts(draft_limit)
         output = run.forward(end, first=passes == 0)
-        probs = sampling_probabilities(run.target_logits(output, end, passes == 0), sampling)
-        frontier = run.verify(probs, draft_limit, end)
+        logits = run.target_logits(output, end, passes == 0)
+        logits = state.constrain(logits, run.work, layout.target_offsets[run.frontier])
+        frontier = run.verify(sampling_probabilities(logits, sampling), draft_limit, end)
+        state.commit(run.work, layout.target_offsets[frontier])
         run.rollback(frontier, end, active)
         run.sample_passes += int(active.sum())
         run.frontier = frontier

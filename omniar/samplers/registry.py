@@ -1,8 +1,8 @@
 """Decoding strategies by name: `decoding="sequential"` and the parallel decoders.
 
 A decoder is a function `(model, order, condition, sampling, guidance, generator, context,
-on_step, stop, compile, **options)`; its options (jacobi's `window`, `init`, ...) are the keyword
-arguments after those, read from its signature by `decoder_options`.
+on_step, stop, compile, constraint, **options)`; its options (jacobi's `window`, `init`, ...)
+are the keyword arguments after those, read from its signature by `decoder_options`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ DECODERS: dict[str, Callable] = {
 SEQUENCE_DECODINGS = ("sequential", "jacobi")
 # The arguments every decoder takes; what follows them in a signature is an option.
 DECODER_ARGUMENTS = ("model", "order", "condition", "sampling", "guidance", "generator", "context",
-                     "on_step", "stop", "compile")
+                     "on_step", "stop", "compile", "constraint")
 
 
 def get_decoder(name: str) -> Callable:

@@ -38,6 +38,7 @@ import torch
 from omniar.models.ar_model import AutoregressiveModel
 from omniar.orders.base import Order
 from omniar.samplers.condition import Condition
+from omniar.samplers.constraints import ConstraintProcessor
 from omniar.samplers.decode import DecodeStats, DecodingState, StepCallback, StopCondition
 from omniar.samplers.guidance import GuidanceSchedule
 from omniar.samplers.processors import SamplingConfig, sample
@@ -130,6 +131,7 @@ def decode_zipar(
     on_step: StepCallback | None = None,
     stop: StopCondition | None = None,
     compile: bool = False,
+    constraint: ConstraintProcessor | None = None,
     window: int | None = None,
 ) -> tuple[torch.Tensor, DecodeStats]:
     """Generate a 2D raster grid with ZipAR (see the module doc).
@@ -144,6 +146,10 @@ def decode_zipar(
     if stop is not None:
         raise ValueError("zipar decodes fixed-size 2D grids and does not support stop (eos) "
                          "conditions; use decoding='sequential' or 'jacobi'")
+    if constraint is not None:
+        raise ValueError("zipar decodes the rows of a 2D grid in parallel, so a token's raster "
+                         "prefix is not generated when it is sampled and a token constraint "
+                         "cannot be applied; use decoding='sequential' or 'jacobi'")
     rows, cols = raster_grid(order)
     if window is None:
         window = -(-cols // 2)
