@@ -86,11 +86,14 @@ def list_recordings(
     split: str = "train",
     digits: list[int | str] | None = None,
     speakers: list[str] | None = None,
+    exclude_speakers: list[str] | None = None,
 ) -> list[FSDDRecording]:
     """The recordings of ``split`` ("train", "test" or "all"), optionally filtered, sorted.
 
     ``data_root`` is a data root or the recordings folder (see ``fsdd_recordings_dir``).
     Files whose names do not follow ``{digit}_{speaker}_{take}.wav`` are ignored.
+    ``exclude_speakers`` leaves those speakers out (a leave-one-speaker-out training set); a
+    name that is not in the folder is an error, so a typo cannot leave everyone in.
     """
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}: expected one of {SPLITS}")
@@ -106,6 +109,7 @@ def list_recordings(
     keep_speakers = (
         None if speakers is None else {parse_speaker(s, known_speakers) for s in speakers}
     )
+    drop_speakers = {parse_speaker(s, known_speakers) for s in exclude_speakers or ()}
     takes = {"train": TRAIN_TAKES, "test": TEST_TAKES, "all": range(10**9)}[split]
     return sorted(
         (
@@ -114,6 +118,7 @@ def list_recordings(
             if r.take in takes
             and (keep_digits is None or r.digit in keep_digits)
             and (keep_speakers is None or r.speaker in keep_speakers)
+            and r.speaker not in drop_speakers
         ),
         key=lambda r: (r.speaker, r.digit, r.take),
     )
@@ -146,7 +151,8 @@ class FSDDDataset(Dataset):
     sorted order). With ``num_samples`` every clip is cropped or zero-padded to that length
     (random position when ``random_crop``, else centred), so the default collate can stack them.
     ``gain_db`` draws a random gain in that range (augmentation), capped so that the peak stays
-    <= 1: never clipped. Audio is cached after the first read.
+    <= 1: never clipped. ``exclude_speakers`` leaves speakers out (see ``list_recordings``);
+    speaker ids stay those of ``FSDD_SPEAKERS``. Audio is cached after the first read.
     """
 
     def __init__(
@@ -159,8 +165,9 @@ class FSDDDataset(Dataset):
         random_crop: bool = True,
         gain_db: tuple[float, float] | None = None,
         sample_rate: int = FSDD_SAMPLE_RATE,
+        exclude_speakers: list[str] | None = None,
     ) -> None:
-        self.recordings = list_recordings(data_root, split, digits, speakers)
+        self.recordings = list_recordings(data_root, split, digits, speakers, exclude_speakers)
         if not self.recordings:
             raise ValueError(f"no FSDD recordings for split={split!r} under {str(data_root)!r}")
         if num_samples is not None and num_samples < 1:

@@ -12,10 +12,23 @@ and, over all images, ``tokens_per_image`` (all scales for the multi-scale token
 
 Every file of the data folder is scored or reported: files that are not readable images stop
 the evaluation with an error naming them, or, with ``skip_corrupt=True``, are left out and
-listed in the report's ``skipped``. Groups: Noto emoji files (``emoji_u<hex>.png``) by the
-Noto split of :mod:`omniar.data.emoji` (``train`` or ``heldout``: in-domain and out-of-domain
-for the shipped tokenizers, which were trained on the train split), other files by the folder
-they are in.
+listed in the report's ``skipped``.
+
+Groups (``group_by``, one or more of ``GROUP_KEYS``; several keys are crossed, "a / b"):
+
+- ``split`` (default): Noto emoji files (``emoji_u<hex>.png``) by the Noto split of
+  :mod:`omniar.data.emoji` (``train`` or ``heldout``: in-domain and held-out emoji for the
+  shipped tokenizers, which trained on the train split), other files by their folder;
+- ``folder``: the sub-folder of the data folder a file is in;
+- ``unicode-block``: the Unicode block of the emoji a file name names (Noto, Twemoji or
+  OpenMoji names; :func:`~omniar.data.emoji.unicode_block`), e.g. "Emoticons";
+- ``category``: the kind of emoji sequence (:func:`~omniar.data.emoji.emoji_category`).
+
+Files whose names name no emoji get ``NO_EMOJI`` for the last two. Per group: ``n``, ``psnr``,
+``ssim``, ``codebook_usage_percent`` (codes used by the group's images; a group of fewer tokens
+than codes cannot reach 100%, see ``max_usage_percent``), ``code_perplexity`` (exp of the entropy
+of the group's code histogram: how many codes it uses effectively) and, multi-scale only,
+``psnr_by_scale`` and ``codebook_usage_by_scale``.
 """
 
 from __future__ import annotations
@@ -34,7 +47,14 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from torchmetrics.functional.image import structural_similarity_index_measure
 from tqdm.auto import tqdm
 
-from omniar.data.emoji import SPLITS, code_points_from_file_name, is_heldout
+from omniar.data.emoji import (
+    SPLITS,
+    code_points_from_file_name,
+    code_points_from_name,
+    emoji_category,
+    is_heldout,
+    unicode_block,
+)
 from omniar.data.images import ImageFolderDataset
 from omniar.errors import OmniarError, bad_value
 from omniar.eval.model_folder import model_folder
@@ -45,6 +65,8 @@ from omniar.tokenizers.multiscale_vq import MultiScaleVQTokenizer
 TOKENIZER_CLASSES = {cls.__name__: cls for cls in (ImageVQTokenizer, MultiScaleVQTokenizer)}
 ImageTokenizer = ImageVQTokenizer | MultiScaleVQTokenizer
 TOP_FOLDER = "(top folder)"
+NO_EMOJI = "(no emoji name)"
+GROUP_KEYS = ("split", "folder", "unicode-block", "category")
 
 
 def load_image_tokenizer(
@@ -131,21 +153,41 @@ def per_image_figures(
     }
 
 
+def code_perplexity(codes: torch.Tensor, vocab_size: int) -> float:
+    """exp(entropy) of the histogram of ``codes``: the number of equally used codes that would
+    give the same entropy (``vocab_size`` when all are used equally often)."""
+    counts = torch.bincount(codes.flatten().long(), minlength=vocab_size).double()
+    p = counts[counts > 0] / counts.sum()
+    return float(torch.exp(-(p * p.log()).sum()))
+
+
 def summarize(
-    figures: dict[str, Any], vocab_size: int, rows: torch.Tensor | None = None
+    figures: dict[str, Any],
+    vocab_size: int,
+    rows: torch.Tensor | None = None,
+    scale_tokens: Sequence[int] | None = None,
 ) -> dict[str, Any]:
-    """Mean figures (module docstring) of the images at ``rows`` (default: all of them)."""
+    """Mean figures (module docstring) of the images at ``rows`` (default: all of them);
+    ``scale_tokens``: tokens per scale, for the multi-scale tokenizer's usage per scale."""
     pick = slice(None) if rows is None else rows
     psnr = figures["psnr"][pick]
-    used = torch.unique(figures["codes"][pick]).numel()
+    codes = figures["codes"][pick]
+    used = torch.unique(codes).numel()
     out: dict[str, Any] = {
         "n": int(psnr.numel()),
         "psnr": float(psnr.mean()),
         "ssim": float(figures["ssim"][pick].mean()),
         "codebook_usage_percent": 100.0 * used / vocab_size,
+        "max_usage_percent": 100.0 * min(1.0, codes.numel() / vocab_size),
+        "code_perplexity": code_perplexity(codes, vocab_size),
     }
     if figures["psnr_by_scale"] is not None:
         out["psnr_by_scale"] = figures["psnr_by_scale"][pick].mean(0).tolist()
+    if scale_tokens:
+        parts = codes.split(list(scale_tokens), dim=1)
+        out["codebook_usage_by_scale"] = [
+            100.0 * torch.unique(part).numel() / vocab_size for part in parts
+        ]
     return out
 
 
@@ -172,13 +214,43 @@ def _overall(figures: dict[str, Any], vocab_size: int) -> dict[str, Any]:
     return out
 
 
-def image_group(relative: Path) -> str:
-    """The group of an image file (module docstring) from its path relative to the data folder."""
-    try:
-        points = code_points_from_file_name(relative.name)
-    except ValueError:
-        return relative.parent.as_posix() if relative.parent != Path(".") else TOP_FOLDER
-    return "heldout" if is_heldout(points) else "train"
+def _folder(relative: Path) -> str:
+    return relative.parent.as_posix() if relative.parent != Path(".") else TOP_FOLDER
+
+
+def image_group(relative: Path, group_by: str | Sequence[str] = "split") -> str:
+    """The group of an image file (module docstring) from its path relative to the data folder;
+    ``group_by``: one key of ``GROUP_KEYS`` or several (crossed, joined by " / ")."""
+    keys = [group_by] if isinstance(group_by, str) else list(group_by)
+    names = []
+    for key in keys:
+        if key == "split":
+            try:
+                points = code_points_from_file_name(relative.name)
+            except ValueError:
+                names.append(_folder(relative))
+                continue
+            names.append("heldout" if is_heldout(points) else "train")
+        elif key == "folder":
+            names.append(_folder(relative))
+        elif key in ("unicode-block", "category"):
+            found = code_points_from_name(relative.name)
+            if found is None:
+                names.append(NO_EMOJI)
+            else:
+                names.append(unicode_block(found) if key == "unicode-block" else emoji_category(found))
+        else:
+            raise bad_value("group_by", key, f"one or more of {GROUP_KEYS}")
+    return " / ".join(names)
+
+
+def check_group_by(group_by: str | Sequence[str]) -> tuple[str, ...]:
+    """``group_by`` as a tuple of known, distinct keys; OmniarError otherwise."""
+    keys = (group_by,) if isinstance(group_by, str) else tuple(group_by)
+    unknown = [key for key in keys if key not in GROUP_KEYS]
+    if not keys or unknown or len(set(keys)) != len(keys):
+        raise bad_value("group_by", list(keys), f"one or more distinct keys of {GROUP_KEYS}")
+    return keys
 
 
 def _check_sizes(paths: Sequence[Path], data_dir: Path) -> None:
@@ -201,6 +273,7 @@ def image_set(
     split: str | None = None,
     image_size: int | None = None,
     skip_corrupt: bool = False,
+    group_by: str | Sequence[str] = "split",
 ) -> tuple[Dataset, list[str], list[dict[str, str]], int]:
     """The images of ``data_dir`` to score, their groups, the skipped files and how many readable
     files ``split`` left out.
@@ -208,7 +281,8 @@ def image_set(
     Every file under ``data_dir`` (sub-folders included, hidden files and ``metadata.jsonl``
     excepted) must be a readable image; otherwise an OmniarError names the files, unless
     ``skip_corrupt``, which leaves them out and lists them. ``split`` ("train", "heldout" or
-    "all") keeps only the Noto emoji files of that split; None keeps every image.
+    "all") keeps only the Noto emoji files of that split; None keeps every image. ``group_by``:
+    see :func:`image_group`.
     """
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
@@ -229,16 +303,19 @@ def image_set(
             f"{names}{more}; remove them or pass skip_corrupt=True (--skip-corrupt) to leave "
             "them out and list them in the report"
         )
-    groups = [image_group(path.relative_to(data_dir)) for path in dataset.paths]
+    keys = check_group_by(group_by)
+    relative = [path.relative_to(data_dir) for path in dataset.paths]
+    groups = [image_group(path, keys) for path in relative]
     keep = list(range(len(groups)))
     if split is not None:
-        if not {"train", "heldout"} & set(groups):
+        splits = [image_group(path, "split") for path in relative]
+        if not {"train", "heldout"} & set(splits):
             raise OmniarError(
                 f"split: only Noto emoji folders (emoji_u<hex>.png files) have splits; "
                 f"{str(data_dir)!r} has none"
             )
         wanted = {"train", "heldout"} if split == "all" else {split}
-        keep = [i for i in keep if groups[i] in wanted]
+        keep = [i for i in keep if splits[i] in wanted]
     if image_size is None:
         _check_sizes([dataset.paths[i] for i in keep], data_dir)
     return Subset(dataset, keep), [groups[i] for i in keep], skipped, len(groups) - len(keep)
@@ -254,33 +331,40 @@ def evaluate_tokenizer(
     output_path: str | Path | None = None,
     skip_corrupt: bool = False,
     progress: bool = False,
+    group_by: str | Sequence[str] = "split",
 ) -> dict[str, Any]:
     """Evaluate the tokenizer ``model`` (a folder or an embedded name) on the images in
     ``data_dir``.
 
     Every image of the folder is scored (see :func:`image_set` for ``split`` and
     ``skip_corrupt``). ``image_size`` resizes images to that square size first (e.g. 32 for
-    ``noto-emoji/png72``). Returns the :class:`~omniar.eval.report.EvalReport` dict: figures
+    ``noto-emoji/png72``). ``group_by``: the key(s) the per-group rows are formed by
+    (module docstring; default the Noto split). Returns the :class:`~omniar.eval.report.EvalReport` dict: figures
     per group and over all images (module docstring), the skipped files and the settings;
     with ``output_path`` it is also written there as JSON.
     """
     if batch_size < 1:
         raise bad_value("batch_size", batch_size, "a positive number of images")
+    keys = check_group_by(group_by)
     tokenizer = load_image_tokenizer(model, device)
-    dataset, groups, skipped, excluded = image_set(data_dir, split, image_size, skip_corrupt)
+    dataset, groups, skipped, excluded = image_set(data_dir, split, image_size, skip_corrupt, keys)
     figures = per_image_figures(tokenizer, dataset, batch_size, progress)
+    scale_tokens = (
+        [s * s for s in tokenizer.scales] if isinstance(tokenizer, MultiScaleVQTokenizer) else None
+    )
     overall = _overall(figures, tokenizer.vocab_size)
     rows: dict[str, dict[str, Any]] = {
         ALL: {
             "n": overall["num_images"],
             **{k: v for k, v in overall.items() if k not in ("num_images", "vocab_size")},
+            **summarize(figures, tokenizer.vocab_size, None, scale_tokens),
         }
     }
     names = sorted(set(groups))
     if len(names) > 1:
         for name in names:
             picked = torch.tensor([i for i, group in enumerate(groups) if group == name])
-            rows[name] = summarize(figures, tokenizer.vocab_size, picked)
+            rows[name] = summarize(figures, tokenizer.vocab_size, picked, scale_tokens)
     report = EvalReport(
         model=str(model),
         data=str(data_dir),
@@ -291,6 +375,7 @@ def evaluate_tokenizer(
             "tokenizer_class": type(tokenizer).__name__,
             "vocab_size": tokenizer.vocab_size,
             "split": split,
+            "group_by": list(keys),
             "image_size": image_size,
             "batch_size": batch_size,
             "device": str(tokenizer.device),

@@ -5,7 +5,8 @@ Recipe keys (see recipes/fsdd_codec.yaml):
 - ``model``: ``AudioCodecTokenizer`` config; or ``init_from``: a trained codec folder to continue
   from in a further stage (see recipes/fsdd_codec_gan.yaml).
 - ``data``: ``path`` (FSDD recordings, relative to the data root), ``segment_seconds`` (random
-  crop length; shorter clips are zero-padded), ``gain_db`` (random gain range).
+  crop length; shorter clips are zero-padded), ``gain_db`` (random gain range),
+  ``exclude_speakers`` (speakers left out of training, e.g. recipes/fsdd_codec_loso.yaml).
 - ``loss``: weights ``mel`` (multi-resolution mel), ``waveform_l1``, ``commitment``, and
   ``mel_dynamic_range_db`` (the log-mel floor below the target's peak).
 - ``discriminator``: ``enabled``; ``start_step`` (adversarial losses switch on here);
@@ -51,7 +52,8 @@ _DISC_DEFAULTS = {
 RECIPE = TaskRecipe({
     "model": dict,
     "init_from": (str, None),
-    "data": {"path": str, "segment_seconds": float, "gain_db": (list, None)},
+    "data": {"path": str, "segment_seconds": float, "gain_db": (list, None),
+             "exclude_speakers": (list, None)},
     "loss": {key: float for key in _LOSS_DEFAULTS},
     "discriminator": {"enabled": bool, "start_step": int, "n_ffts": list, "channels": int,
                       "adversarial": float, "feature_matching": float},
@@ -149,6 +151,7 @@ def build(recipe: dict, data_root: str | None) -> TrainingSetup:
         random_crop=True,
         gain_db=tuple(gain) if gain else None,
         sample_rate=codec.sample_rate,
+        exclude_speakers=data.get("exclude_speakers"),
     )
     weights = _merge(_LOSS_DEFAULTS, recipe.get("loss"), "loss")
     dynamic_range = float(weights.pop("mel_dynamic_range_db"))
