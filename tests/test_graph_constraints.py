@@ -78,6 +78,9 @@ def test_constrained_samples_stay_in_the_family(family, in_family):
     assert all(in_family(g) for g in out.graphs)
     assert out.stats["structure_constraint"] == family and free.stats["structure_constraint"] is None
     assert not any(out.reports)
+    parallel = pipe(generator=torch.Generator().manual_seed(0), structure_constraint=True,
+                    decoding="jacobi", decoding_options={"window": 4}, **kwargs)
+    assert all(in_family(g) for g in parallel.graphs) and not any(parallel.reports)
     assert out.stats["mean_edges"] > 0
 
 

@@ -99,7 +99,6 @@ def test_save_load_round_trip_gives_identical_samples(pipe, tmp_path):
         ({"decoding": "telepathy"}, "decoding"),
         ({"preset": "nope"}, "preset"),
         ({"grammar_mask": "yes"}, "grammar_mask"),
-        ({"decoding": "jacobi", "grammar_mask": True}, "grammar_mask"),
     ],
 )
 def test_bad_arguments_name_themselves(pipe, kwargs, name):
@@ -152,10 +151,17 @@ def test_grammar_only_allows_well_formed_sequences(serialization, edge_types):
             assert graph.number_of_edges() <= 9
 
 
-def test_jacobi_decoding_runs_without_the_mask(pipe):
+def test_jacobi_decoding_keeps_the_mask(pipe):
     out = pipe(num_graphs=3, decoding="jacobi", generator=torch.Generator().manual_seed(0))
-    assert len(out.graphs) == 3 and out.stats["grammar_mask"] is False
-    assert out.stats["decoding"] == "jacobi"
+    assert len(out.graphs) == 3 and out.stats["grammar_mask"] is True
+    assert out.stats["decoding"] == "jacobi" and not any(out.reports)
+
+
+def test_greedy_jacobi_with_the_mask_equals_greedy_sequential(pipe):
+    kwargs = {"num_graphs": 3, "temperature": 0.0, "output_type": "tokens"}
+    sequential = pipe(**kwargs)
+    parallel = pipe(decoding="jacobi", decoding_options={"window": 5}, **kwargs)
+    assert torch.equal(sequential.graphs, parallel.graphs)
 
 
 def test_unmasked_sampling_reports_instead_of_failing(pipe):

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 import torch
 
 from omniar.data.shapes import make_shape
-from omniar.pipelines.logits_mask import MaskedLogitsModel
 from omniar.pipelines.mesh_grammar import MeshGrammar, MeshSequenceGrammar
 from omniar.pipelines.mesh_vertex_rule import VertexRule, vertex_key
-from omniar.samplers.condition import Condition
+from omniar.samplers.constraints import ConstraintProcessor
+from omniar.samplers.processors import SamplingConfig, sampling_probabilities
 from omniar.tokenizers.mesh import MeshTokenizer
 
 SHAPES = ("cube", "pyramid", "cone", "sphere", "chair")
@@ -139,31 +137,19 @@ class _Grammar:
         return torch.zeros(self.batch, dtype=torch.bool)
 
 
-class _Model:
-    """Random logits over 6 tokens, most likely token 5 (which the grammar masks)."""
-
-    device = torch.device("cpu")
-    config = None
-
-    def __call__(self, tokens=None, batch_size=None, **kwargs):
-        rows = batch_size if tokens is None else tokens.shape[0]
-        logits = torch.randn(rows, 1, 6, generator=torch.Generator().manual_seed(rows))
-        logits[..., 5] += 10.0
-        return SimpleNamespace(logits=logits)
-
-
-def test_masked_model_keeps_guided_logits_finite_and_counts_overrides():
-    wrapped = MaskedLogitsModel(_Model(), _Grammar)
-    condition = Condition(3, class_labels=torch.tensor([0, 1, 0]))
-    wrapped(**condition.model_kwargs(True, torch.device("cpu")))
-    output = wrapped(tokens=torch.zeros(6, 1, dtype=torch.long))
-    grammar = wrapped.grammars[0]
-    assert len(wrapped.grammars) == 1 and grammar.batch == 3
-    assert [tokens.shape for tokens in grammar.seen] == [(3,)]  # null rows are not fed twice
-    last = output.logits[:, -1]
-    guided = last[3:] + 2.0 * (last[:3] - last[3:])
-    assert torch.isfinite(guided).all() and (guided[:, 2:] < -1e30).all()
-    assert wrapped.overrides.tolist() == [2, 2, 2]
-    assert ((wrapped.masked_mass > 1.9) & (wrapped.masked_mass <= 2)).all()
-    with pytest.raises(ValueError, match="conditional; null"):
-        wrapped(with_prefix=True, batch_size=4, drop_condition=torch.tensor([1, 0, 1, 0]).bool())
+def test_constraint_processor_masks_guided_logits_and_counts_overrides():
+    processor = ConstraintProcessor(_Grammar)
+    run = processor.start(3, torch.arange(2), torch.device("cpu"))
+    tokens = torch.zeros(3, 2, dtype=torch.long)
+    for position in range(2):
+        logits = torch.randn(3, 1, 6, generator=torch.Generator().manual_seed(position))
+        logits[..., 5] += 10.0  # the most likely token, which the grammar masks
+        masked = run(logits, tokens, torch.full((3,), position))
+        probs = sampling_probabilities(masked, SamplingConfig())
+        assert torch.isfinite(probs).all() and (probs[..., 2:] == 0).all()
+        run.commit(tokens, torch.full((3,), position + 1))
+    grammar = processor.constraints[0]
+    assert len(processor.constraints) == 1 and grammar.batch == 3
+    assert [fed.shape for fed in grammar.seen] == [(3,), (3,)]  # one token per sample per step
+    assert processor.overrides.tolist() == [2, 2, 2]
+    assert ((processor.masked_mass > 1.9) & (processor.masked_mass <= 2)).all()

@@ -91,11 +91,28 @@ def test_grammar_levels_give_decodable_sequences(pipe, level):
             assert report.raw_checks["winding_consistent"]
 
 
-def test_grammar_needs_sequential_decoding(pipe):
-    out = generate(pipe, decoding="jacobi")
-    assert out.stats["grammar"] == "none"
-    with pytest.raises(ValueError, match="sequential"):
-        generate(pipe, decoding="jacobi", grammar="closed")
+@pytest.mark.parametrize("level", ["manifold", "closed"])
+def test_grammar_works_with_jacobi_decoding(pipe, level):
+    out = generate(pipe, decoding="jacobi", decoding_options={"window": 4}, grammar=level,
+                   repair=False, guidance_scale=1.5, num_meshes=3)
+    assert out.stats["grammar"] == level and out.stats["decoding"] == "jacobi"
+    for mesh, report in zip(out.meshes, out.reports):
+        assert report.ended and len(mesh.faces) >= 1
+        assert [p for p in report.problems if "incomplete last face" not in p] == []
+        assert report.raw_checks["nondegenerate"] and report.raw_checks["winding_consistent"]
+        assert report.grammar["overrides"] > 0
+
+
+def test_greedy_jacobi_with_the_grammar_equals_greedy_sequential(pipe):
+    sequential = generate(pipe, temperature=0.0, guidance_scale=2.0, repair=False)
+    parallel = generate(pipe, temperature=0.0, guidance_scale=2.0, repair=False,
+                        decoding="jacobi", decoding_options={"window": 6, "init": "left"})
+    assert same_meshes(sequential.meshes, parallel.meshes)
+    assert [r.grammar["overrides"] for r in sequential.reports] == \
+        [r.grammar["overrides"] for r in parallel.reports]
+
+
+def test_bad_grammar_level_is_refused(pipe):
     with pytest.raises(ValueError, match="grammar='strict' is not valid"):
         generate(pipe, grammar="strict")
 

@@ -21,6 +21,7 @@ from omniar.orders.base import Order
 from omniar.pipelines.dtypes import component_dtypes
 from omniar.pipelines.input_checks import check_count, check_decoding, check_generator
 from omniar.samplers.condition import Condition
+from omniar.samplers.constraints import ConstraintProcessor
 from omniar.samplers.decode import DecodeStats, StopCondition
 from omniar.samplers.guidance import GuidanceSchedule
 from omniar.samplers.processors import SamplingConfig
@@ -108,8 +109,8 @@ class AutoregressivePipeline(DiffusionPipeline):
 
     compile_decoding: bool = False
     """Run the decode steps through `torch.compile` (fullgraph, one graph per step size; CUDA
-    graphs on CUDA): the first call compiles, later ones reuse the graphs. Constrained decoding
-    (grammar masks) stays eager. Eager is the default: see benchmarks/results/decode_speed_cpu.md
+    graphs on CUDA): the first call compiles, later ones reuse the graphs. Token constraints
+    (grammar masks) run on the host between the compiled steps. Eager is the default: see benchmarks/results/decode_speed_cpu.md
     for where compiling pays off."""
 
     def resolve_sampling(self, preset: str | None = None, **explicit: Any) -> tuple[SamplingConfig, GuidanceSchedule, dict]:
@@ -166,6 +167,7 @@ class AutoregressivePipeline(DiffusionPipeline):
         stop_tokens: tuple[int, int] | None = None,
         context: Any = None,
         make_stop: Callable[[int, torch.device], StopCondition] | None = None,
+        constraint: ConstraintProcessor | None = None,
     ) -> tuple[torch.Tensor, DecodeStats]:
         """Decode `condition.batch_size` samples in micro-batches of `batch_size`.
 
@@ -173,7 +175,8 @@ class AutoregressivePipeline(DiffusionPipeline):
         sample is decoded on its own with its generator, so it does not depend on the others.
         `stop_tokens` = (eos, pad) for variable-length sequences; `make_stop(batch, device)`
         builds another `StopCondition` per micro-batch instead. `callback_on_step_end(pipe,
-        step, num_steps, {"tokens": tokens})` is called after every decoding step.
+        step, num_steps, {"tokens": tokens})` is called after every decoding step. `constraint`
+        masks sampling to a token rule with any decoding (`omniar.samplers.constraints`).
         """
         decode = get_decoder(decoding)
         check_count("batch_size", batch_size)
@@ -198,7 +201,7 @@ class AutoregressivePipeline(DiffusionPipeline):
                 tokens, stats = decode(
                     model, order, part, sampling, guidance,
                     generator=generator[chunk.start] if per_sample else generator, context=context,
-                    on_step=on_step, stop=stop, compile=self.compile_decoding,
+                    on_step=on_step, stop=stop, compile=self.compile_decoding, constraint=constraint,
                     **(decoding_options or {}),
                 )
                 results.append(tokens)

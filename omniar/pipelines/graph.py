@@ -9,11 +9,10 @@ the batch.
 Grammar mask. With `grammar_mask=True` (the default) the logits of each step are restricted
 to tokens that keep the sequence well formed (`GraphGrammar`): `<bos>` first, node-type tokens
 until `<sep>`, then only node indices below the node count (no self loops, no repeated edges,
-at most `max_edges` edges in the G2PT serialisation). This is a logits processor applied by the
-pipeline (`omniar.pipelines.logits_mask.MaskedLogitsModel`, shared with the mesh pipeline,
-masks the model's output before the shared decode loop samples from it), not a change to the
-decode loop. It follows one fed token per forward pass, so it is used with
-`decoding="sequential"` only; the parallel decoders (jacobi) sample unmasked.
+at most `max_edges` edges in the G2PT serialisation). It is a token constraint
+(`omniar.samplers.constraints.ConstraintProcessor`, shared with the mesh and audio pipelines)
+that the decode loop applies to the logits, with every decoding: Jacobi masks each draft
+position given the tokens before it, so its output distribution stays the sequential one.
 
 Structure constraint. `structure_constraint=True` extends the mask so that every sample stays
 inside the pipeline's family (planar or tree; `omniar.pipelines.graph_constraints`). Off by
@@ -38,8 +37,8 @@ from omniar.orders.raster import RasterOrder
 from omniar.pipelines.base import AutoregressivePipeline, GenerationOutput
 from omniar.pipelines.graph_constraints import CONSTRAINED_FAMILIES, make_edge_constraint
 from omniar.pipelines.input_checks import MAX_SAMPLES_PER_CALL, check_choice
-from omniar.pipelines.logits_mask import MaskedLogitsModel
 from omniar.samplers.condition import Condition
+from omniar.samplers.constraints import ConstraintProcessor
 from omniar.samplers.registry import SEQUENCE_DECODINGS
 from omniar.tokenizers.graph import (
     TOKEN_KIND_EDGE_TYPE,
@@ -283,14 +282,9 @@ class GraphPipeline(AutoregressivePipeline):
             decodings=SEQUENCE_DECODINGS, temperature=temperature, top_k=top_k, top_p=top_p,
         )
         if grammar_mask is None:
-            grammar_mask = decoding == "sequential"
+            grammar_mask = True
         if not isinstance(grammar_mask, bool):
             raise bad_value("grammar_mask", grammar_mask, "True, False or None")
-        if grammar_mask and decoding != "sequential":
-            raise OmniarError(
-                f"grammar_mask=True needs decoding='sequential' (got decoding={decoding!r}); "
-                "pass grammar_mask=False to decode in parallel without the mask"
-            )
         self._structure(structure_constraint, grammar_mask)
 
     @torch.no_grad()
@@ -326,8 +320,7 @@ class GraphPipeline(AutoregressivePipeline):
             output_type: "networkx" (graphs), "records" (JSON-lines dicts) or "tokens"
                 (a (num_graphs, length) LongTensor, padded with `<pad>`).
             grammar_mask: restrict sampling to well-formed sequences (module docstring).
-                `None` (default): on for sequential decoding, off for the parallel decoders,
-                whose multi-token passes the mask does not follow.
+                `None` (default) means on, with every decoding.
             structure_constraint: also keep every sample inside the pipeline's `family`
                 (planar: only edges that keep the graph planar; tree: only edges between two
                 components), as valency checks do for molecules
@@ -338,21 +331,21 @@ class GraphPipeline(AutoregressivePipeline):
                           generator, batch_size, preset, output_type, grammar_mask,
                           structure_constraint)
         if grammar_mask is None:
-            grammar_mask = decoding == "sequential"
+            grammar_mask = True
         structure = self._structure(structure_constraint, grammar_mask)
         sampling, guidance, settings = self.resolve_sampling(
             preset, temperature=temperature, top_k=top_k, top_p=top_p
         )
-        model = self.transformer
+        constraint = None
         if grammar_mask:
-            grammar = partial(GraphGrammar, self.tokenizer, structure=structure)
-            model = MaskedLogitsModel(self.transformer, grammar)
+            constraint = ConstraintProcessor(
+                partial(GraphGrammar, self.tokenizer, structure=structure))
         tok = self.tokenizer
         tokens, stats = self.generate_tokens(
-            model, self.order, Condition(num_graphs), sampling, guidance, generator=generator,
-            decoding=decoding, decoding_options=decoding_options, batch_size=batch_size,
-            callback_on_step_end=callback_on_step_end,
-            stop_tokens=(tok.eos_token_id, tok.pad_token_id),
+            self.transformer, self.order, Condition(num_graphs), sampling, guidance,
+            generator=generator, decoding=decoding, decoding_options=decoding_options,
+            batch_size=batch_size, callback_on_step_end=callback_on_step_end,
+            stop_tokens=(tok.eos_token_id, tok.pad_token_id), constraint=constraint,
         )
         tokens = tokens.cpu()
         decoded = [tok.decode(row, return_report=True) for row in tokens]
@@ -386,8 +379,7 @@ class GraphPipeline(AutoregressivePipeline):
             )
         if not grammar_mask:
             raise OmniarError(
-                "structure_constraint=True works through the grammar mask: use sequential "
-                "decoding with grammar_mask left on"
+                "structure_constraint=True works through the grammar mask: leave grammar_mask on"
             )
         return family  # GraphGrammar refuses serialisations other than G2PT
 

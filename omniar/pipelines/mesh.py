@@ -35,15 +35,15 @@ import numpy as np
 import torch
 import trimesh
 
-from omniar.errors import OmniarError, bad_value
+from omniar.errors import bad_value
 from omniar.models.ar_model import AutoregressiveModel
 from omniar.orders.raster import RasterOrder
 from omniar.pipelines.base import AutoregressivePipeline, GenerationOutput
 from omniar.pipelines.labels import label_ids
-from omniar.pipelines.logits_mask import MaskedLogitsModel
 from omniar.pipelines.mesh_grammar import GRAMMAR_LEVELS, MeshGrammar
 from omniar.pipelines.mesh_repair import MeshRepairReport, repair_mesh
 from omniar.samplers.condition import Condition
+from omniar.samplers.constraints import ConstraintProcessor
 from omniar.samplers.registry import SEQUENCE_DECODINGS
 from omniar.tokenizers.mesh import MeshDecodeReport, MeshTokenizer
 from omniar.tokenizers.mesh_checks import mesh_validity
@@ -199,20 +199,15 @@ class MeshPipeline(AutoregressivePipeline):
         )
         return mesh, report
 
-    def _grammar_model(self, grammar: str | None, decoding: str
-                       ) -> tuple[str, AutoregressiveModel | MaskedLogitsModel]:
-        """The grammar level to use and the model to decode with (masked unless "none")."""
+    def _grammar(self, grammar: str | None) -> tuple[str, ConstraintProcessor | None]:
+        """The grammar level to use and the constraint that masks sampling (None for "none")."""
         if grammar is None:
-            grammar = "manifold" if decoding == "sequential" else "none"
+            grammar = "manifold"
         if grammar not in GRAMMAR_LEVELS:
             raise bad_value("grammar", grammar, f"one of {list(GRAMMAR_LEVELS)} or None")
         if grammar == "none":
-            return grammar, self.transformer
-        if decoding != "sequential":
-            raise OmniarError(f"grammar={grammar!r} needs decoding='sequential' (got "
-                              f"decoding={decoding!r}); pass grammar='none' to decode in parallel")
-        make = partial(MeshGrammar, self.tokenizer, level=grammar)
-        return grammar, MaskedLogitsModel(self.transformer, make)
+            return grammar, None
+        return grammar, ConstraintProcessor(partial(MeshGrammar, self.tokenizer, level=grammar))
 
     def check_inputs(
         self,
@@ -242,7 +237,7 @@ class MeshPipeline(AutoregressivePipeline):
             decodings=SEQUENCE_DECODINGS, guidance_scale=guidance_scale, temperature=temperature,
             top_k=top_k, top_p=top_p,
         )
-        self._grammar_model(grammar, decoding)
+        self._grammar(grammar)
 
     @torch.no_grad()
     def __call__(
@@ -267,8 +262,8 @@ class MeshPipeline(AutoregressivePipeline):
         Sampling arguments left at None come from the preset. ``batch_size`` is the micro-batch
         (rows decoded together; guidance doubles them). Meshes are ordered label by label.
         ``grammar``: "none", "syntax", "manifold" or "closed" (module docstring); None means
-        "manifold" for sequential decoding and "none" for the parallel decoders, whose
-        multi-token passes the mask does not follow. ``repair``: post-process each mesh.
+        "manifold", with every decoding (Jacobi masks each draft given the tokens before it).
+        ``repair``: post-process each mesh.
         ``decoding_options``: the parallel decoder's options (e.g. jacobi's window and init).
         """
         self.check_inputs(class_labels, num_meshes, decoding, decoding_options, guidance_scale,
@@ -278,20 +273,20 @@ class MeshPipeline(AutoregressivePipeline):
             preset, guidance_scale=guidance_scale, temperature=temperature, top_k=top_k,
             top_p=top_p,
         )
-        grammar, model = self._grammar_model(grammar, decoding)
+        grammar, constraint = self._grammar(grammar)
         labels = torch.tensor(ids, dtype=torch.long).repeat_interleave(num_meshes)
         condition = Condition(len(labels), class_labels=labels.to(self.transformer.device))
         tokenizer = self.tokenizer
         tokens, stats = self.generate_tokens(
-            model, self.order, condition, sampling, guidance, generator=generator,
+            self.transformer, self.order, condition, sampling, guidance, generator=generator,
             decoding=decoding, decoding_options=decoding_options, batch_size=batch_size,
             callback_on_step_end=callback_on_step_end,
-            stop_tokens=(tokenizer.eos_token_id, tokenizer.pad_token_id),
+            stop_tokens=(tokenizer.eos_token_id, tokenizer.pad_token_id), constraint=constraint,
         )
         counts = [None] * len(labels)
-        if isinstance(model, MaskedLogitsModel):
+        if constraint is not None:
             counts = [{"overrides": int(o), "masked_mass": float(m)}
-                      for o, m in zip(model.overrides, model.masked_mass)]
+                      for o, m in zip(constraint.overrides, constraint.masked_mass)]
         meshes, reports = [], []
         for row, label, count in zip(tokens.cpu(), labels.tolist(), counts):
             mesh, report = self.decode_sample(row, self.class_names[label], repair, count)

@@ -222,7 +222,7 @@ class MeshSequenceGrammar:
 
 
 class MeshGrammar:
-    """`MeshSequenceGrammar` for a batch of sequences; a `TokenGrammar` for `MaskedLogitsModel`."""
+    """`MeshSequenceGrammar` for a batch of sequences: a `TokenConstraint` (`omniar.samplers.constraints`)."""
 
     def __init__(self, tokenizer: MeshTokenizer, batch_size: int, device: torch.device,
                  level: str = "manifold") -> None:

@@ -18,6 +18,9 @@ for every sample of the batch (the batch's minimum frontier). Masking a run copi
 draft tokens up to the end of the longest run, reading each sample's mask where its run starts.
 Constraints therefore only need `advance`, `allowed` and `finished` for a whole batch; no
 per-row updates. Sequential decoding never copies (its run starts at the committed position).
+A draft the constraint disallows is fed as the first allowed id instead (the draft is rejected
+anyway, so the positions after it are not accepted in this pass): constraints only ever see
+tokens they allowed.
 
 Masked ids get `-inf` after classifier-free guidance has combined the two halves of a guided
 batch (the guided logits are float32, so nothing turns into NaN), then sampling applies
@@ -88,11 +91,13 @@ class ConstraintRun:
         for position in range(self.position, end):
             offset = position - start
             rows = ((offset >= 0) & (offset < width)).nonzero().flatten()
+            allowed = walker.allowed().to(logits.device)
             if len(rows):
-                masks[rows, offset[rows]] = walker.allowed()[rows].to(logits.device)
+                masks[rows, offset[rows]] = allowed[rows]
                 counted[rows, offset[rows]] = ~walker.finished()[rows].to(logits.device)
             if position + 1 < end:
-                walker.advance(self._column(tokens, position))
+                walker.advance(_allowed_or_first(self._column(tokens, position), allowed))
+        masks |= ~masks.any(-1, keepdim=True)  # a constraint that allows nothing masks nothing
         self._record(logits, masks, counted, start)
         return logits.masked_fill(~masks, float("-inf"))
 
@@ -119,6 +124,17 @@ class ConstraintRun:
         for position in range(self.position, target):
             self.constraint.advance(self._column(tokens, position))
         self.position = max(self.position, target)
+
+
+def _allowed_or_first(tokens: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+    """`tokens` (B[, K]) with each disallowed one replaced by the first allowed id.
+
+    A draft the constraint disallows has p = 0 and is rejected, so the positions after it are
+    not accepted in this pass whatever their masks; feeding an allowed stand-in keeps the
+    constraint's state one it was built for (grammars assume they only see allowed tokens).
+    """
+    ok = allowed.gather(-1, tokens.long().unsqueeze(-1)).squeeze(-1)
+    return torch.where(ok, tokens, allowed.int().argmax(-1).to(tokens.dtype))
 
 
 class ConstraintProcessor:

@@ -59,7 +59,8 @@ class DecodingState:
         device = model.device
         rows = 2 * self.batch if self.guided else self.batch
         length = condition.prefix_length + len(order.plan.feed_indices) + extra_slots
-        self.step = compiled_step(model) if compile else None
+        # Wrapped models (the audio layout rules) run host code per step: they stay eager.
+        self.step = compiled_step(model) if compile and isinstance(model, AutoregressiveModel) else None
         if self.step is not None:
             self.cache = model.new_cache(rows, length, fixed_shape=True)
         else:
