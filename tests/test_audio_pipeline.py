@@ -124,7 +124,7 @@ def test_random_speakers_and_class_labels(pipe) -> None:
         ({"prompt": "eleven"}, "unknown digit 'eleven'.*zero, one"),
         ({"prompt": "seven", "speaker": "carol"}, "unknown speaker 'carol'.*ann, bob"),
         ({"prompt": "seven", "duration_s": 5.0}, r"duration_s=5\.0 is not valid; expected seconds in \(0, "),
-        ({"prompt": "seven", "decoding": "jacobi"}, "sequential"),
+        ({"prompt": "seven", "decoding": "zipar"}, "sequential.*jacobi"),
         ({"prompt": "seven", "class_labels": 7}, "either prompt or class_labels"),
         ({}, "either prompt or class_labels"),
         ({"class_labels": 10}, "unknown digit 10"),

@@ -25,7 +25,7 @@ from omniar.errors import OmniarError, bad_value
 from omniar.models.ar_model import AutoregressiveModel
 from omniar.orders.delay_pattern import PATTERNS, DelayPatternOrder
 from omniar.pipelines.audio_tokens import (
-    AudioRulesModel,
+    AudioConstraint,
     AudioStop,
     AudioTokenRules,
     AudioVocabulary,
@@ -35,7 +35,9 @@ from omniar.pipelines.base import AutoregressivePipeline, GenerationOutput
 from omniar.pipelines.input_checks import check_choice
 from omniar.pipelines.labels import label_ids
 from omniar.samplers.condition import Condition
+from omniar.samplers.constraints import ConstraintProcessor
 from omniar.samplers.processors import is_real
+from omniar.samplers.registry import SEQUENCE_DECODINGS
 from omniar.tokenizers.audio_codec import AudioCodecTokenizer
 
 MAX_AUDIOS_PER_CALL = 4096
@@ -219,6 +221,7 @@ class AudioPipeline(AutoregressivePipeline):
         preset: str | None = None,
         output_type: str = "np",
         peak_db: float | None = None,
+        decoding_options: dict[str, Any] | None = None,
         **ignored: Any,
     ) -> None:
         """Check the arguments of `__call__` (same names) without generating anything.
@@ -237,8 +240,8 @@ class AudioPipeline(AutoregressivePipeline):
             self.speaker_ids(speaker, len(classes), None)
         self.max_frames(duration_s)
         self.check_sampling_inputs(
-            len(classes) * num_audios_per_prompt, generator, decoding, None, batch_size, preset,
-            decodings=("sequential",), guidance_scale=guidance_scale, temperature=temperature,
+            len(classes) * num_audios_per_prompt, generator, decoding, decoding_options, batch_size, preset,
+            decodings=SEQUENCE_DECODINGS, guidance_scale=guidance_scale, temperature=temperature,
             top_k=top_k, top_p=top_p,
         )
 
@@ -261,6 +264,7 @@ class AudioPipeline(AutoregressivePipeline):
         output_type: str = "np",
         peak_db: float | None = None,
         callback_on_step_end: Callable | None = None,
+        decoding_options: dict[str, Any] | None = None,
     ) -> AudioPipelineOutput:
         """Generate `num_audios_per_prompt` clips for each prompt.
 
@@ -271,7 +275,9 @@ class AudioPipeline(AutoregressivePipeline):
                 speaker per clip (drawn with `generator`).
             duration_s: the longest a clip may get (default `max_duration_s`); clips end
                 earlier when the model ends them.
-            decoding: only "sequential" (the end-of-clip rules follow one slot per pass).
+            decoding: "sequential" or "jacobi" (same clips for greedy sampling; the
+                end-of-clip rules mask every proposed slot given its prefix).
+            decoding_options: options of the decoder (jacobi's `window`, `init`, ...).
             guidance_scale, temperature, top_k, top_p: sampling; None takes the preset's value
                 (`top_k=0` and `top_p=1` mean off, `guidance_scale=1` no guidance).
             batch_size: clips decoded together (guidance doubles the rows).
@@ -283,7 +289,7 @@ class AudioPipeline(AutoregressivePipeline):
         self.check_inputs(
             prompt, class_labels, speaker, duration_s, num_audios_per_prompt, decoding,
             guidance_scale, temperature, top_k, top_p, generator, batch_size, preset, output_type,
-            peak_db,
+            peak_db, decoding_options,
         )
         classes = self.class_ids(prompt, class_labels)
         count = len(classes) * num_audios_per_prompt
@@ -302,16 +308,18 @@ class AudioPipeline(AutoregressivePipeline):
         rules = AudioTokenRules(order, self.vocabulary, frames)
         labels = torch.stack([digits, voices], dim=1).to(self.transformer.device)
         tokens, stats = self.generate_tokens(
-            AudioRulesModel(self.transformer, rules),
+            self.transformer,
             order,
             Condition(count, class_labels=labels),
             sampling,
             guidance,
             generator=generator,
             decoding=decoding,
+            decoding_options=decoding_options,
             batch_size=batch_size,
             callback_on_step_end=callback_on_step_end,
             make_stop=lambda rows, device: AudioStop(rows, rules, device),
+            constraint=ConstraintProcessor(lambda rows, device: AudioConstraint(rules, rows, device)),
         )
         start = time.perf_counter()
         clips = self.decode_clips(tokens, order)

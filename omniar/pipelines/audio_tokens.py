@@ -10,28 +10,25 @@ of T frames is laid out as T frames of codes, one end frame of `eos` in every co
 - any other token is a code; codebook 0 may also take `eos` from frame `min_frames` on, and
   must take it at frame `max_frames` (the duration cap).
 
-`AudioRulesModel` masks the model's logits to these choices before sampling (so the model's
-distribution is renormalised over the allowed ids, never overwritten afterwards) and
-`AudioStop` ends decoding once every real frame of every clip has been produced. Both are
-written in terms of `DelayPatternOrder.token_frames` / `token_codebooks` and serve the delay
-and the flattened layouts alike; they follow one slot per forward pass (sequential decoding).
+`AudioConstraint` is these rules as a token constraint (`omniar.samplers.constraints`): the
+decode loop masks the logits to the allowed choices before sampling (so the model's
+distribution is renormalised over the allowed ids, never overwritten afterwards), with any
+decoding. `AudioStop` ends a clip once every real frame of it has been produced, read from the
+accepted tokens (one step at a time, or a Jacobi window's accepted prefix). Both are written in
+terms of `DelayPatternOrder.token_frames` / `token_codebooks` and serve the delay and the
+flattened layouts alike.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
 
 import torch
 
-from omniar.models.ar_model import AutoregressiveModel
 from omniar.orders.delay_pattern import DelayPatternOrder
-from omniar.pipelines.logits_mask import WrappedModel
-from omniar.samplers.decode import StopCondition
-
-NO_END = 2**62
-"""End frame of a clip whose end has not been sampled yet."""
+from omniar.samplers.stopping import NO_END, StopCondition
 
 
 @dataclass(frozen=True)
@@ -136,58 +133,77 @@ class AudioTokenRules:
         """(rows,) whether every frame before each clip's end has been produced by `position`."""
         return (ends != NO_END) & (int(self.first_frame_after[position]) >= ends)
 
+    @cached_property
+    def end_ids(self) -> torch.Tensor:
+        """(num_tokens, streams) the id that sets a clip's end there: codebook 0's `eos`, else -1."""
+        first = self.order.token_codebooks == 0
+        return torch.where(first, self.offsets + self.vocab.eos_token_id, -1)
+
+    def last_positions(self, ends: torch.Tensor, end_positions: torch.Tensor) -> torch.Tensor:
+        """(rows,) the position by which a clip ending at frame `ends`, whose `eos` was sampled at
+        position `end_positions`, has all its frames (`NO_END` while the end is unknown)."""
+        later = self.first_frame_after.to(ends.device)
+        complete = torch.searchsorted(later, ends.clamp(max=NO_END - 1))
+        return torch.where(ends != NO_END, torch.maximum(complete, end_positions), NO_END)
+
 
 def _rows_of_streams(tokens: torch.Tensor) -> torch.Tensor:
-    """The last slot of (rows, slots[, streams]) tokens as (rows, streams)."""
-    last = tokens[:, -1]
-    return last if last.ndim == 2 else last[:, None]
+    """One position's (rows,) or (rows, streams) tokens as (rows, streams)."""
+    return tokens if tokens.ndim == 2 else tokens[:, None]
 
 
-class AudioRulesModel(WrappedModel):
-    """An `AutoregressiveModel` whose last-slot logits obey `AudioTokenRules`.
+class AudioConstraint:
+    """`AudioTokenRules` as a `TokenConstraint` over a micro-batch of clips.
 
-    It reads each clip's end from the tokens the decode loop feeds back (a call with the
-    condition prefix starts a new batch at position 0) and masks the logits of the slot that
-    sequential decoding samples from. Both halves of a guided batch get the same mask.
+    State: the next position and each clip's end frame. `allowed` is shaped like one position's
+    logits: (rows, streams, vocab) under the delay pattern, (rows, vocab) for one stream.
     """
 
-    def __init__(self, model: AutoregressiveModel, rules: AudioTokenRules):
-        super().__init__(model)
+    def __init__(self, rules: AudioTokenRules, rows: int, device: torch.device):
         self.rules = rules
-        self.ends: torch.Tensor | None = None
+        self.position = 0
+        self.ends = rules.new_ends(rows, device)
 
-    def __call__(self, tokens: torch.Tensor | None = None, **kwargs: Any):
-        output = self.model(tokens=tokens, **kwargs)
-        rows = output.logits.shape[0]
-        if kwargs.get("with_prefix"):
-            self.ends, position = self.rules.new_ends(rows, output.logits.device), 0
-        elif self.ends is None or tokens is None:
-            raise RuntimeError(
-                "AudioRulesModel: the first call must feed the prefix, later ones tokens"
-            )
-        else:
-            position = int(kwargs["ranks"][0, -1])
-            self.ends = self.rules.observe(position - 1, _rows_of_streams(tokens), self.ends)
-        allowed = self.rules.allowed(position, self.ends)
-        last = output.logits[:, -1]
-        shaped = last if last.ndim == 3 else last[:, None]
-        # Finite (half the dtype's lowest), so a guided batch's two halves cancel to it, not NaN.
-        masked = shaped.masked_fill(~allowed, torch.finfo(shaped.dtype).min / 2)
-        output.logits[:, -1] = masked if last.ndim == 3 else masked[:, 0]
-        return output
+    def __deepcopy__(self, memo: dict) -> AudioConstraint:
+        clone = copy.copy(self)  # the rules are shared: they do not change
+        clone.ends = self.ends.clone()
+        return clone
+
+    def advance(self, tokens: torch.Tensor) -> None:
+        self.ends = self.rules.observe(self.position, _rows_of_streams(tokens), self.ends)
+        self.position += 1
+
+    def allowed(self) -> torch.Tensor:
+        mask = self.rules.allowed(self.position, self.ends)
+        return mask if self.rules.order.streams > 1 else mask[:, 0]
+
+    def finished(self) -> torch.Tensor:
+        if self.position == 0:
+            return torch.zeros_like(self.ends, dtype=torch.bool)
+        return self.rules.finished(self.position - 1, self.ends)
 
 
 class AudioStop(StopCondition):
-    """Ends decoding when every clip of the batch has produced all frames before its end."""
+    """Ends a clip once every codebook's frames before its end frame have been produced."""
 
     def __init__(self, batch_size: int, rules: AudioTokenRules, device: torch.device):
         super().__init__(batch_size, rules.vocab.eos_token_id, rules.vocab.pad_token_id, device)
         self.rules = rules
         self.ends = rules.new_ends(batch_size, device)
-        self.position = 0
+        self.end_positions = torch.full_like(self.ends, NO_END)
 
-    def update(self, new_tokens: torch.Tensor) -> torch.Tensor:
-        self.ends = self.rules.observe(self.position, _rows_of_streams(new_tokens), self.ends)
-        self.done |= self.rules.finished(self.position, self.ends)
-        self.position += 1
-        return new_tokens
+    def observe(self, tokens: torch.Tensor, produced: torch.Tensor, positions: torch.Tensor
+                ) -> torch.Tensor:
+        """Sets each clip's end from codebook 0's `eos` among the produced tokens, then returns
+        the position by which all its frames are produced (`AudioTokenRules.last_positions`)."""
+        rules = self.rules
+        index = positions.clamp(max=rules.order.num_tokens - 1)
+        streams = tokens if tokens.ndim == 3 else tokens[..., None]
+        hits = (streams == rules.end_ids.to(index.device)[index]) & produced[..., None]
+        frames = torch.where(hits, rules.order.token_frames.to(index.device)[index], NO_END)
+        frame = frames.flatten(1).amin(1)
+        fresh = (frame != NO_END) & (self.ends == NO_END)
+        hit_positions = torch.where(hits.any(-1), positions, NO_END).amin(1)
+        self.ends = torch.where(fresh, frame, self.ends)
+        self.end_positions = torch.where(fresh, hit_positions, self.end_positions)
+        return rules.last_positions(self.ends, self.end_positions)

@@ -16,6 +16,7 @@ from omniar.samplers.condition import Condition
 from omniar.samplers.constraints import ConstraintProcessor
 from omniar.samplers.guidance import GuidanceSchedule, combine_guided_rows
 from omniar.samplers.processors import SamplingConfig, sample
+from omniar.samplers.stopping import StopCondition
 
 StepCallback = Callable[[int, int, torch.Tensor], None]
 
@@ -59,8 +60,7 @@ class DecodingState:
         device = model.device
         rows = 2 * self.batch if self.guided else self.batch
         length = condition.prefix_length + len(order.plan.feed_indices) + extra_slots
-        # Wrapped models (the audio layout rules) run host code per step: they stay eager.
-        self.step = compiled_step(model) if compile and isinstance(model, AutoregressiveModel) else None
+        self.step = compiled_step(model) if compile else None
         if self.step is not None:
             self.cache = model.new_cache(rows, length, fixed_shape=True)
         else:
@@ -179,23 +179,3 @@ def decode_sequential(
     )
     return state.tokens, stats
 
-
-class StopCondition:
-    """Tracks which samples emitted `eos_token_id`; later tokens of those become `pad_token_id`."""
-
-    def __init__(self, batch_size: int, eos_token_id: int, pad_token_id: int, device: torch.device):
-        self.eos_token_id = eos_token_id
-        self.pad_token_id = pad_token_id
-        self.done = torch.zeros(batch_size, dtype=torch.bool, device=device)
-
-    def update(self, new_tokens: torch.Tensor) -> torch.Tensor:
-        """Pad the new tokens of finished samples, then mark samples that just finished."""
-        done = self.done.view(-1, *([1] * (new_tokens.ndim - 1)))
-        new_tokens = torch.where(done, torch.full_like(new_tokens, self.pad_token_id), new_tokens)
-        hit = (new_tokens == self.eos_token_id).flatten(1).any(1)
-        self.done |= hit
-        return new_tokens
-
-    @property
-    def all_done(self) -> bool:
-        return bool(self.done.all())

@@ -52,8 +52,9 @@ masked to what the constraint allows after that position's prefix (final tokens,
 before it); a position is only accepted once its prefix is final, so the output distribution is
 that of constrained sequential decoding.
 
-With `stop` (end-of-sequence), a sample ends at the first step that contains `eos_token_id`
-among its final tokens; its later tokens become `pad_token_id`, as in sequential decoding.
+With `stop` (`omniar.samplers.stopping`), the stop condition reads each sample's newly final
+tokens; a sample ends at the step of its last token (by default the first `eos_token_id`) once
+that token is final, and its later tokens become `pad_token_id`, as in sequential decoding.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ from omniar.models.ar_model import ARModelOutput, AutoregressiveModel
 from omniar.orders.base import Order
 from omniar.samplers.condition import Condition
 from omniar.samplers.constraints import ConstraintProcessor
-from omniar.samplers.decode import DecodeStats, DecodingState, StepCallback, StopCondition
+from omniar.samplers.decode import DecodeStats, DecodingState, StepCallback
 from omniar.samplers.guidance import GuidanceSchedule
 from omniar.samplers.processors import (
     SamplingConfig,
@@ -75,6 +76,7 @@ from omniar.samplers.processors import (
     sampling_probabilities,
 )
 from omniar.samplers.speculative import speculative_accept
+from omniar.samplers.stopping import StopCondition
 
 INITS = ("random", "left")
 PLAIN_SAMPLING = SamplingConfig()
@@ -321,21 +323,17 @@ class _JacobiRun:
         return frontier
 
     def apply_stop(self, frontier, produced, gen, final) -> tuple[torch.Tensor, torch.Tensor]:
-        """Samples whose new final tokens contain eos end at that step; later tokens become pad.
+        """Samples whose last token (as the stop condition reads it) is now final end at that
+        token's step; their later tokens become pad, as in sequential decoding.
 
-        Mirrors `StopCondition.update` (which sees one step of the whole batch at a time).
         Returns the frontiers (ended samples: all steps) and the steps actually decoded.
         """
         stop, layout = self.stop, self.layout
-        hits = final == stop.eos_token_id
-        if hits.ndim > 2:
-            hits = hits.flatten(2).any(-1)
-        hits &= produced
-        ended = hits.any(1) & ~stop.done
+        last = stop.observe(final, produced, gen)
+        ended = (last < layout.target_offsets[frontier]) & ~stop.done
         if not bool(ended.any()):
             return frontier, frontier
-        first_hit = gen.gather(1, hits.int().argmax(1, keepdim=True)).squeeze(1)
-        last_step = layout.step_of_gen[first_hit.clamp(max=layout.num_tokens)]
+        last_step = layout.step_of_gen[last.clamp(max=layout.num_tokens)]
         cut = layout.target_offsets[(last_step + 1).clamp(max=layout.num_steps)]
         after = torch.arange(layout.num_tokens, device=cut.device)[None] >= cut[:, None]
         rows, cols = (ended[:, None] & after).nonzero(as_tuple=True)

@@ -39,9 +39,10 @@ from omniar.models.ar_model import AutoregressiveModel
 from omniar.orders.base import Order
 from omniar.samplers.condition import Condition
 from omniar.samplers.constraints import ConstraintProcessor
-from omniar.samplers.decode import DecodeStats, DecodingState, StepCallback, StopCondition
+from omniar.samplers.decode import DecodeStats, DecodingState, StepCallback
 from omniar.samplers.guidance import GuidanceSchedule
 from omniar.samplers.processors import SamplingConfig, sample
+from omniar.samplers.stopping import StopCondition
 
 PLAIN_SAMPLING = SamplingConfig()
 NO_GUIDANCE = GuidanceSchedule()
