@@ -1,10 +1,14 @@
-"""The decode loop: runs any order's schedule with the KV cache, one step per forward pass."""
+"""The decoding state every strategy shares, and sequential decoding (one step per pass).
+
+`DecodingState` holds the KV cache, the tokens, classifier-free guidance and the constraint of
+one micro-batch; `decode_sequential` runs any order's schedule one step per forward pass through
+the decode driver (`omniar.samplers.driver`), which the parallel decodings share.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -14,38 +18,10 @@ from omniar.orders.base import Order
 from omniar.samplers.compiled_step import compiled_step
 from omniar.samplers.condition import Condition
 from omniar.samplers.constraints import ConstraintProcessor
+from omniar.samplers.driver import DecodeStats, StepCallback, drive
 from omniar.samplers.guidance import GuidanceSchedule, combine_guided_rows
 from omniar.samplers.processors import SamplingConfig, sample
 from omniar.samplers.stopping import StopCondition
-
-StepCallback = Callable[[int, int, torch.Tensor], None]
-
-
-@dataclass
-class DecodeStats:
-    """What decoding cost: forward passes, tokens produced (all samples), samples, wall time."""
-
-    forward_passes: int = 0
-    tokens_generated: int = 0
-    seconds: float = 0.0
-    samples: int = 0
-    sample_passes: int = 0
-    extra: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def tokens_per_pass(self) -> float:
-        """Tokens each sample gains per forward pass (1 for sequential raster decoding)."""
-        return self.tokens_generated / max(self.sample_passes, 1)
-
-    def as_dict(self) -> dict[str, float]:
-        return {
-            "forward_passes": self.forward_passes,
-            "tokens_generated": self.tokens_generated,
-            "samples": self.samples,
-            "seconds": round(self.seconds, 4),
-            "tokens_per_pass": round(self.tokens_per_pass, 3),
-            **self.extra,
-        }
 
 
 class DecodingState:
@@ -130,6 +106,48 @@ class DecodingState:
         self.constraint.commit(tokens, frontier)
 
 
+class SequentialStrategy:
+    """One schedule step per forward pass: the prefix pass samples step 0, pass i step i."""
+
+    def __init__(self, state: DecodingState, sampling: SamplingConfig,
+                 generator: torch.Generator | None, context: Any, stop: StopCondition | None):
+        self.state, self.sampling, self.generator = state, sampling, generator
+        self.context, self.stop = context, stop
+        self.steps = state.order.steps
+        self.index = 0
+        self.produced = 0
+        self.stopped = False
+
+    @property
+    def finished(self) -> bool:
+        return self.stopped or self.index >= len(self.steps)
+
+    def step(self) -> Iterable[int]:
+        state, order, index, stop = self.state, self.state.order, self.index, self.stop
+        if index == 0:
+            output = state.prefill()
+        else:
+            output = state.run(order.step_inputs(state.rows(state.tokens), index, self.context))
+        logits = state.guided_logits(order.step_logits(output.logits, index, output), index)
+        logits = state.constrain(logits, state.tokens, self.produced)
+        targets = self.steps[index].targets.to(state.device)
+        new = sample(logits, self.sampling, self.generator)
+        if stop is not None:
+            new = stop.update(new)
+        state.tokens[:, targets] = new
+        self.produced += len(targets)
+        state.commit(state.tokens, self.produced)
+        self.index += 1
+        if stop is not None and stop.all_done:
+            state.tokens[:, self.produced:] = stop.pad_token_id
+            self.stopped = True
+        return (index,)
+
+    def summary(self) -> tuple[int, int, dict[str, float]]:
+        batch = self.state.batch
+        return self.produced * batch, self.state.forward_passes * batch, {}
+
+
 @torch.no_grad()
 def decode_sequential(
     model: AutoregressiveModel,
@@ -152,30 +170,6 @@ def decode_sequential(
     the steps after the prefill through `torch.compile` (`omniar.samplers.compiled_step`);
     `constraint` masks every step to the ids its rule allows (`omniar.samplers.constraints`).
     """
-    start = time.perf_counter()
+    started = time.perf_counter()
     state = DecodingState(model, order, condition, guidance, compile=compile, constraint=constraint)
-    output = state.prefill()
-    produced = 0
-    for index, step in enumerate(order.steps):
-        if index > 0:
-            output = state.run(order.step_inputs(state.rows(state.tokens), index, context))
-        logits = state.guided_logits(order.step_logits(output.logits, index, output), index)
-        logits = state.constrain(logits, state.tokens, produced)
-        targets = step.targets.to(state.device)
-        new = sample(logits, sampling, generator)
-        if stop is not None:
-            new = stop.update(new)
-        state.tokens[:, targets] = new
-        produced += len(targets)
-        state.commit(state.tokens, produced)
-        if on_step is not None:
-            on_step(index, order.num_steps, state.tokens)
-        if stop is not None and stop.all_done:
-            state.tokens[:, produced:] = stop.pad_token_id
-            break
-    stats = DecodeStats(
-        state.forward_passes, produced * state.batch, time.perf_counter() - start, state.batch,
-        state.forward_passes * state.batch,
-    )
-    return state.tokens, stats
-
+    return drive(SequentialStrategy(state, sampling, generator, context, stop), on_step, started)

@@ -68,7 +68,8 @@ from omniar.models.ar_model import ARModelOutput, AutoregressiveModel
 from omniar.orders.base import Order
 from omniar.samplers.condition import Condition
 from omniar.samplers.constraints import ConstraintProcessor
-from omniar.samplers.decode import DecodeStats, DecodingState, StepCallback
+from omniar.samplers.decode import DecodingState
+from omniar.samplers.driver import DecodeStats, StepCallback, drive
 from omniar.samplers.guidance import GuidanceSchedule
 from omniar.samplers.processors import (
     SamplingConfig,
@@ -139,13 +140,17 @@ class JacobiLayout:
 
 
 class _JacobiRun:
-    """The per-sample state of one batch being decoded (frontiers, drafts and their q)."""
+    """The per-sample state of one batch being decoded (frontiers, drafts and their q): the
+    jacobi strategy of the decode driver (`omniar.samplers.driver`)."""
 
     def __init__(self, state: DecodingState, layout: JacobiLayout, sampling: SamplingConfig,
                  generator: torch.Generator | None, context: Any, stop: StopCondition | None,
-                 init: str):
+                 init: str, window: int, max_iterations: int | None):
         self.state, self.layout, self.sampling = state, layout, sampling
         self.generator, self.context, self.stop, self.init = generator, context, stop, init
+        self.window, self.max_iterations = window, max_iterations
+        self.passes = 0
+        self.reported = 0
         self.order = state.order
         device = state.device
         self.batch = state.batch
@@ -164,6 +169,45 @@ class _JacobiRun:
         self.tokens_generated = 0
         self.sample_passes = 0
         self.accepted_drafts = 0
+
+    # ---- the driver's strategy interface ------------------------------------------------
+
+    @property
+    def finished(self) -> bool:
+        return not bool((self.frontier < self.layout.num_steps).any())
+
+    def step(self) -> range:
+        """One pass: draft, feed, verify, commit; returns the steps now final for all samples."""
+        layout, state, num_steps = self.layout, self.state, self.layout.num_steps
+        first = self.passes == 0
+        late = self.max_iterations is not None and self.passes >= self.max_iterations
+        size = 0 if late else self.window
+        active = self.frontier < num_steps
+        draft_limit = (self.frontier + size).clamp(max=num_steps)
+        end = (self.frontier + size + 1).clamp(max=num_steps)
+        self.draft_end = torch.maximum(self.draft_end, self.frontier)
+        self.init_drafts(draft_limit)
+        output = self.forward(end, first)
+        logits = self.target_logits(output, end, first)
+        logits = state.constrain(logits, self.work, layout.target_offsets[self.frontier])
+        frontier = self.verify(sampling_probabilities(logits, self.sampling), draft_limit, end)
+        state.commit(self.work, layout.target_offsets[frontier])
+        self.rollback(frontier, end, active)
+        self.sample_passes += int(active.sum())
+        self.frontier = frontier
+        self.passes += 1
+        done = int(frontier.min())
+        reported, self.reported = self.reported, done
+        return range(reported, done)
+
+    def summary(self) -> tuple[int, int, dict[str, float]]:
+        passes_per_sample = max(self.sample_passes, 1)
+        extra = {
+            "window": float(self.window),
+            "mean_accepted_tokens_per_pass": round(self.tokens_generated / passes_per_sample, 4),
+            "mean_accepted_draft_steps_per_pass": round(self.accepted_drafts / passes_per_sample, 4),
+        }
+        return self.tokens_generated, self.sample_passes, extra
 
     # ---- per-sample windows -------------------------------------------------------------
 
@@ -389,43 +433,9 @@ def decode_jacobi(
         raise ValueError(f"init must be one of {INITS}, got {init!r}")
     if max_iterations is not None and (not isinstance(max_iterations, int) or max_iterations < 0):
         raise ValueError(f"max_iterations must be None or an integer >= 0, got {max_iterations!r}")
-    start = time.perf_counter()
+    started = time.perf_counter()
     layout = JacobiLayout(order, window).to(model.device)
     state = DecodingState(model, order, condition, guidance, extra_slots=layout.feed_width,
                           compile=compile, constraint=constraint)
-    run = _JacobiRun(state, layout, sampling, generator, context, stop, init)
-    num_steps = layout.num_steps
-    reported = 0
-    passes = 0
-    while bool((run.frontier < num_steps).any()):
-        size = window if max_iterations is None or passes < max_iterations else 0
-        active = run.frontier < num_steps
-        draft_limit = (run.frontier + size).clamp(max=num_steps)
-        end = (run.frontier + size + 1).clamp(max=num_steps)
-        run.draft_end = torch.maximum(run.draft_end, run.frontier)
-        run.init_drafts(draft_limit)
-        output = run.forward(end, first=passes == 0)
-        logits = run.target_logits(output, end, passes == 0)
-        logits = state.constrain(logits, run.work, layout.target_offsets[run.frontier])
-        frontier = run.verify(sampling_probabilities(logits, sampling), draft_limit, end)
-        state.commit(run.work, layout.target_offsets[frontier])
-        run.rollback(frontier, end, active)
-        run.sample_passes += int(active.sum())
-        run.frontier = frontier
-        passes += 1
-        if on_step is not None:
-            done = int(frontier.min())
-            for index in range(reported, done):
-                on_step(index, num_steps, state.tokens)
-            reported = done
-    passes_per_sample = max(run.sample_passes, 1)
-    extra = {
-        "window": float(window),
-        "mean_accepted_tokens_per_pass": round(run.tokens_generated / passes_per_sample, 4),
-        "mean_accepted_draft_steps_per_pass": round(run.accepted_drafts / passes_per_sample, 4),
-    }
-    stats = DecodeStats(
-        state.forward_passes, run.tokens_generated, time.perf_counter() - start, state.batch,
-        run.sample_passes, extra,
-    )
-    return state.tokens, stats
+    run = _JacobiRun(state, layout, sampling, generator, context, stop, init, window, max_iterations)
+    return drive(run, on_step, started)

@@ -39,7 +39,8 @@ from omniar.models.ar_model import AutoregressiveModel
 from omniar.orders.base import Order
 from omniar.samplers.condition import Condition
 from omniar.samplers.constraints import ConstraintProcessor
-from omniar.samplers.decode import DecodeStats, DecodingState, StepCallback
+from omniar.samplers.decode import DecodingState
+from omniar.samplers.driver import DecodeStats, StepCallback, drive
 from omniar.samplers.guidance import GuidanceSchedule
 from omniar.samplers.processors import SamplingConfig, sample
 from omniar.samplers.stopping import StopCondition
@@ -120,6 +121,51 @@ class _ZipARSchedule:
             self.replace.append(row)
 
 
+class ZipARStrategy:
+    """ZipAR as a strategy of the decode driver (`omniar.samplers.driver`): the prefix pass
+    samples the first token, every later pass one token of each started, unfinished row."""
+
+    def __init__(self, state: DecodingState, sampling: SamplingConfig,
+                 generator: torch.Generator | None, context: Any, schedule: _ZipARSchedule):
+        self.state, self.sampling, self.generator = state, sampling, generator
+        self.context, self.schedule = context, schedule
+        self.started = False
+
+    @property
+    def finished(self) -> bool:
+        return self.started and self.schedule.finished
+
+    def step(self) -> list[int]:
+        """One pass; returns the tokens (raster steps) it produced, for every sample."""
+        state, order, schedule = self.state, self.state.order, self.schedule
+        if not self.started:
+            self.started = True
+            output = state.prefill()
+            logits = state.guided_logits(order.step_logits(output.logits, 0, output), 0)
+            targets = order.steps[0].targets.to(state.device)
+            state.tokens[:, targets] = sample(logits, self.sampling, self.generator)
+            schedule.produced(0)
+            return [0]
+        feeds, invalid = schedule.plan(int(state.cache.lengths[0]))
+        if invalid:
+            state.cache.valid[:, invalid] = False
+        content, coords, ranks, targets = (list(column) for column in zip(*feeds))
+        output = state.run(_inputs(state, order, content, coords, ranks, self.context))
+        predicting = [i for i, target in enumerate(targets) if target is not None]
+        produced = [targets[i] for i in predicting]
+        steps = torch.tensor(produced, device=state.device)[None]
+        logits = state.guided_logits(output.logits[:, predicting], steps)
+        state.tokens[:, produced] = sample(logits, self.sampling, self.generator)
+        for token in produced:
+            schedule.produced(token)
+        return produced
+
+    def summary(self) -> tuple[int, int, dict[str, float]]:
+        batch = self.state.batch
+        extra = {"window": float(self.schedule.window)}
+        return self.state.order.num_tokens * batch, self.state.forward_passes * batch, extra
+
+
 @torch.no_grad()
 def decode_zipar(
     model: AutoregressiveModel,
@@ -158,36 +204,10 @@ def decode_zipar(
         raise ValueError(f"window must be an integer >= 1 (tokens per row before the next starts), "
                          f"got {window!r}")
     window = min(window, cols)
-    start = time.perf_counter()
+    started = time.perf_counter()
     state = DecodingState(model, order, condition, guidance, extra_slots=rows, compile=compile)
-    output = state.prefill()
-    logits = state.guided_logits(order.step_logits(output.logits, 0, output), 0)
-    state.tokens[:, order.steps[0].targets.to(state.device)] = sample(logits, sampling, generator)
-    if on_step is not None:
-        on_step(0, order.num_steps, state.tokens)
-    schedule = _ZipARSchedule(rows, cols, window)
-    schedule.produced(0)
-    while not schedule.finished:
-        feeds, invalid = schedule.plan(int(state.cache.lengths[0]))
-        if invalid:
-            state.cache.valid[:, invalid] = False
-        content, coords, ranks, targets = (list(column) for column in zip(*feeds))
-        output = state.run(_inputs(state, order, content, coords, ranks, context))
-        predicting = [i for i, target in enumerate(targets) if target is not None]
-        produced = [targets[i] for i in predicting]
-        steps = torch.tensor(produced, device=state.device)[None]
-        logits = state.guided_logits(output.logits[:, predicting], steps)
-        state.tokens[:, produced] = sample(logits, sampling, generator)
-        for token in produced:
-            schedule.produced(token)
-            if on_step is not None:
-                on_step(token, order.num_steps, state.tokens)
-    batch = state.batch
-    stats = DecodeStats(
-        state.forward_passes, order.num_tokens * batch, time.perf_counter() - start, batch,
-        state.forward_passes * batch, {"window": float(window)},
-    )
-    return state.tokens, stats
+    strategy = ZipARStrategy(state, sampling, generator, context, _ZipARSchedule(rows, cols, window))
+    return drive(strategy, on_step, started)
 
 
 def _inputs(state: DecodingState, order: Order, content: list[int], coords: list[int],
