@@ -94,3 +94,21 @@ def test_stop_ends_a_clip_only_once_every_codebook_has_its_frames() -> None:
         new = torch.tensor([[[eos if slot == 4 else code, code, code]]])
         stop.update(new)
         assert bool(stop.done[0]) == (slot >= 5), slot
+
+
+def test_generate_audio_cli_decodes_with_jacobi(tmp_path, capsys) -> None:
+    """`omniar generate audio --decoding jacobi --window 4` writes the clip and names the decoder;
+    zipar, which cannot stop clips by the layout rules, is refused by argparse (exit 2)."""
+    import soundfile as sf
+
+    from omniar.cli import main
+
+    out = tmp_path / "seven.wav"
+    assert main(["generate", "audio", "seven", "--decoding", "jacobi", "--window", "4",
+                 "--out", str(out), "--device", "cpu"]) == 0
+    data, rate = sf.read(out)
+    assert rate == 8000 and len(data) > 0
+    assert "decoding jacobi (window 4" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as refused:
+        main(["generate", "audio", "seven", "--decoding", "zipar", "--out", str(out)])
+    assert refused.value.code == 2

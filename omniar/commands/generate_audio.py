@@ -16,7 +16,14 @@ from pathlib import Path
 
 import torch
 
-from omniar.commands.decoding_args import add_dtype_argument, dtype_kwargs
+from omniar.commands.decoding_args import (
+    SEQUENCE_DECODINGS,
+    add_decoding_arguments,
+    add_dtype_argument,
+    decoding_options,
+    decoding_summary,
+    dtype_kwargs,
+)
 from omniar.commands.generate_graph import default_device
 from omniar.commands.output_files import check_output_file, prepare_output_file
 
@@ -102,6 +109,7 @@ def register(subparsers) -> None:
         "which follows the speaker's recordings)",
     )
     add_sampling_arguments(parser)
+    add_decoding_arguments(parser, SEQUENCE_DECODINGS)
     add_dtype_argument(parser)
     parser.set_defaults(run=run)
 
@@ -113,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
         check_output_file("--out", args.out, (".wav",))
     pipe = load_audio_pipeline(args.model, args.device, **dtype_kwargs(args))
     call = {"prompt": args.text, "speaker": args.speaker, "num_audios_per_prompt": args.num,
-            "duration_s": args.duration_s, "peak_db": args.peak_db, **sampling_kwargs(args)}
+            "duration_s": args.duration_s, "peak_db": args.peak_db, "decoding": args.decoding,
+            "decoding_options": decoding_options(args), **sampling_kwargs(args)}
     pipe.check_inputs(**call)
     name = pipe.class_names[pipe.class_ids(args.text, None)[0]]
     paths = output_paths(Path(args.out or f"{name}.wav"), args.num)
@@ -122,4 +131,5 @@ def run(args: argparse.Namespace) -> int:
     for path, audio, (digit, speaker) in zip(paths, out.audios, out.labels):
         write_wav(prepare_output_file(path), audio, out.sample_rate)
         print(f"wrote {path} ({digit}, speaker {speaker}, {len(audio) / out.sample_rate:.2f} s)")
+    print(decoding_summary(out.stats, args.decoding, call["decoding_options"]))
     return 0
