@@ -7,6 +7,14 @@ import argparse
 from omniar.convert.llamagen_pipeline import DTYPES, IMAGE_SIZES
 
 
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--out`, `--dtype` and `--force`: what every converter takes about the folder it writes."""
+    parser.add_argument("--out", required=True, help="folder to write (must not exist, unless --force)")
+    parser.add_argument("--dtype", default="float32", choices=DTYPES,
+                        help="storage precision of the transformer weights (default float32)")
+    parser.add_argument("--force", action="store_true", help="replace an existing --out folder")
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "convert", help="convert published checkpoints (LlamaGen, NPP, VAR) to a pipeline folder",
@@ -21,14 +29,11 @@ def register(subparsers) -> None:
     )
     llamagen.add_argument("--gpt", required=True, help="the GPT checkpoint (.pt)")
     llamagen.add_argument("--vq", required=True, help="the VQ tokenizer checkpoint (.pt)")
-    llamagen.add_argument("--out", required=True, help="folder to write (must not exist, unless --force)")
     llamagen.add_argument("--image-size", type=int, choices=IMAGE_SIZES,
                           help="image size the GPT was trained at (default: the number in the GPT file "
                           "name, else 256)")
-    llamagen.add_argument("--dtype", default="float32", choices=DTYPES,
-                          help="storage precision of the transformer weights (default float32)")
     llamagen.add_argument("--text-encoder", help="t2i only: a T5 encoder folder or hub id (flan-t5-xl)")
-    llamagen.add_argument("--force", action="store_true", help="replace an existing --out folder")
+    add_output_arguments(llamagen)
     llamagen.set_defaults(run=run)
     var = inner.add_parser(
         "var", help="VAR model + VQVAE files",
@@ -37,10 +42,7 @@ def register(subparsers) -> None:
     )
     var.add_argument("--var", required=True, help="the VAR model checkpoint (.pth)")
     var.add_argument("--vae", required=True, help="VAR's VQVAE checkpoint (.pth)")
-    var.add_argument("--out", required=True, help="folder to write (must not exist, unless --force)")
-    var.add_argument("--dtype", default="float32", choices=DTYPES,
-                     help="storage precision of the transformer weights (default float32)")
-    var.add_argument("--force", action="store_true", help="replace an existing --out folder")
+    add_output_arguments(var)
     var.set_defaults(run=run_var)
 
 

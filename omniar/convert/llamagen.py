@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from omniar.convert.state_keys import check_keys
+from omniar.convert.state_keys import check_keys, required_key
 from omniar.errors import OmniarError
 from omniar.models.ar_model import AutoregressiveModel
 from omniar.samplers.guidance import GuidanceSchedule
@@ -62,9 +62,7 @@ class GPTLayout:
 
 
 def _expect(state: dict[str, torch.Tensor], key: str, path: str) -> torch.Tensor:
-    if key not in state:
-        raise OmniarError(f"--gpt {path}: expected a LlamaGen GPT checkpoint, but {key!r} is missing")
-    return state[key]
+    return required_key(state, key, "--gpt", path, "LlamaGen GPT")
 
 
 def infer_gpt_layout(state: dict[str, torch.Tensor], path: str) -> GPTLayout:

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import torch
 
-from omniar.convert.state_keys import check_keys
+from omniar.convert.state_keys import check_keys, required_key
 from omniar.errors import OmniarError
 from omniar.models.ar_model import AutoregressiveModel
 
@@ -77,9 +77,7 @@ class VARLayout:
 
 
 def _expect(state: dict[str, torch.Tensor], key: str, path: str) -> torch.Tensor:
-    if key not in state:
-        raise OmniarError(f"--var {path}: expected a VAR checkpoint, but {key!r} is missing")
-    return state[key]
+    return required_key(state, key, "--var", path, "VAR")
 
 
 def infer_var_layout(state: dict[str, torch.Tensor], path: str) -> VARLayout:
